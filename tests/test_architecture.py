@@ -50,10 +50,3 @@ def test_no_pickle_or_eval_in_the_package():
                 offenders.append(f"{path.relative_to(ROOT)}: {bad}")
     assert not offenders, offenders
 
-
-def test_nothing_in_core_writes_next_to_the_addon():
-    # Writable data goes to Blender's extension user folder or a path the user chose.
-    offenders = [str(p.relative_to(ROOT)) for p in PKG.rglob("*.py")
-                 if "open(__file__" in p.read_text(encoding="utf-8")
-                 or "Path(__file__).parent /" in p.read_text(encoding="utf-8") and "write" in p.read_text(encoding="utf-8")]
-    assert not offenders, offenders
