@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Orientation of one insole from its own 6-axis IMU (no magnetometer).
+
+Two interchangeable estimators, both returning quaternions (w, x, y, z) that
+rotate the insole frame into an earth frame with +Z up and the heading (yaw)
+of the first sample as zero, so heading is relative to the start of the take:
+
+* ``imufusion`` (x-io's Fusion AHRS, C extension) when it is installed;
+* a complementary filter written here (Mahony-style proportional correction of
+  the gyro integration towards the accelerometer's gravity direction) so the
+  add-on still works when the wheel is not bundled.
+
+docs/models.md compares them on real Moticon recordings.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+DEG = math.pi / 180.0
+DEFAULT_GAIN = {"imufusion": 2.0, "complementary": 1.0}
+
+
+def tilt_quaternion(acc: np.ndarray) -> np.ndarray:
+    """Quaternion with zero yaw whose 'up' matches a (gravity-including) accelerometer sample."""
+    a = np.asarray(acc, dtype=np.float64)
+    n = np.linalg.norm(a)
+    if not n > 0:
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    ax, ay, az = a / n
+    # Rotation taking the body 'up' (ax, ay, az) onto earth +Z: axis = up × Z.
+    # Its yaw is zero in the sense that it is the shortest arc (no twist about Z).
+    w = 1.0 + az
+    if w < 1e-9:                     # upside down: rotate 180° about X
+        return np.array([0.0, 1.0, 0.0, 0.0])
+    q = np.array([w, ay, -ax, 0.0])  # (1 + a·z, a × z) normalised
+    return q / np.linalg.norm(q)
+
+
+def _complementary(acc: np.ndarray, gyro_dps: np.ndarray, dt: float, gain: float,
+                   reject_g: float, still_dps: float = 1e9) -> np.ndarray:
+    """Pure-Python per-sample loop (≈4 µs/sample); floats, not numpy, for speed."""
+    n = acc.shape[0]
+    out = np.empty((n, 4), dtype=np.float64)
+    qw, qx, qy, qz = tilt_quaternion(acc[0])
+    kp = gain
+    for i in range(n):
+        ax, ay, az = float(acc[i, 0]), float(acc[i, 1]), float(acc[i, 2])
+        gx, gy, gz = float(gyro_dps[i, 0]) * DEG, float(gyro_dps[i, 1]) * DEG, float(gyro_dps[i, 2]) * DEG
+        norm = math.sqrt(ax * ax + ay * ay + az * az)
+        # Trust the accelerometer only when it measures gravity: |a| ≈ 1 g and the
+        # foot barely rotating (mid-stance); in swing |a| can pass 1 g while pointing elsewhere.
+        spin = math.sqrt(gx * gx + gy * gy + gz * gz)
+        if norm > 0 and abs(norm - 1.0) < reject_g and spin < still_dps * DEG:
+            ax, ay, az = ax / norm, ay / norm, az / norm
+            # Earth 'up' in the body frame from the current estimate (third row of R).
+            vx = 2.0 * (qx * qz - qw * qy)
+            vy = 2.0 * (qw * qx + qy * qz)
+            vz = qw * qw - qx * qx - qy * qy + qz * qz
+            # Error = measured × estimated; drives the estimate towards the measurement.
+            gx += kp * (ay * vz - az * vy)
+            gy += kp * (az * vx - ax * vz)
+            gz += kp * (ax * vy - ay * vx)
+        h = 0.5 * dt
+        dw = -qx * gx - qy * gy - qz * gz
+        dx = qw * gx + qy * gz - qz * gy
+        dy = qw * gy - qx * gz + qz * gx
+        dz = qw * gz + qx * gy - qy * gx
+        qw, qx, qy, qz = qw + h * dw, qx + h * dx, qy + h * dy, qz + h * dz
+        s = 1.0 / math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+        qw, qx, qy, qz = qw * s, qx * s, qy * s, qz * s
+        out[i] = (qw, qx, qy, qz)
+    return out
+
+
+def _imufusion(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, gain: float,
+               reject_deg: float) -> np.ndarray:
+    import imufusion  # optional dependency
+
+    ahrs = imufusion.Ahrs()
+    settings = imufusion.AhrsSettings()
+    settings.convention = imufusion.CONVENTION_NWU
+    settings.gain = gain
+    settings.gyroscope_range = 2000.0
+    settings.acceleration_rejection = reject_deg
+    settings.magnetic_rejection = 0.0
+    settings.rejection_timeout = int(5 * rate)
+    settings.sample_rate = rate
+    ahrs.set_settings(settings)
+    ahrs.set_quaternion(tilt_quaternion(acc[0]))
+    ahrs.skip_startup()              # we initialised from gravity: no high-gain start ramp
+    out = np.empty((acc.shape[0], 4), dtype=np.float64)
+    a64 = np.ascontiguousarray(acc, dtype=np.float64)
+    g64 = np.ascontiguousarray(gyro_dps, dtype=np.float64)
+    for i in range(acc.shape[0]):
+        ahrs.update_no_magnetometer(g64[i], a64[i])
+        out[i] = ahrs.get_quaternion()
+    return out
+
+
+def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float) -> np.ndarray:
+    """Constant gyro offset (deg/s) from the take's still periods (Moticon: up to ≈3 dps).
+
+    Still = |a| within 0.03 g of 1 g and the gyro within 5 dps of its running
+    median over 0.5 s; zeros when the take has under 0.3 s of stillness.
+    """
+    an = np.linalg.norm(acc, axis=1)
+    k = max(1, int(round(0.25 * rate)))
+    n = gyro_dps.shape[0]
+    if n < 2 * k + 1:
+        return np.zeros(3)
+    windows = np.lib.stride_tricks.sliding_window_view(gyro_dps, 2 * k + 1, axis=0)  # (n-2k, 3, 2k+1)
+    spread = np.abs(windows - np.median(windows, axis=-1, keepdims=True)).max(axis=(1, 2))
+    still = np.zeros(n, dtype=bool)
+    still[k:n - k] = (spread < 5.0) & (np.abs(an[k:n - k] - 1.0) < 0.03)
+    if still.sum() < 0.3 * rate:
+        return np.zeros(3)
+    return np.median(gyro_dps[still], axis=0)
+
+
+def has_imufusion() -> bool:
+    try:
+        import imufusion  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def estimate_orientation(acc: np.ndarray, gyro_dps: np.ndarray, rate: float,
+                         backend: str = "auto", gain: float | None = None) -> tuple[np.ndarray, str]:
+    """Per-sample orientation quaternions (n, 4) wxyz, insole → earth (Z up, start yaw 0).
+
+    ``acc`` in g (gravity included), ``gyro_dps`` in deg/s, both (n, 3) at the
+    native ``rate``; NaNs must have been filled. Returns (quats, backend used).
+    """
+    acc = np.asarray(acc, dtype=np.float64)
+    gyro_dps = np.asarray(gyro_dps, dtype=np.float64)
+    if acc.shape[0] == 0:
+        return np.zeros((0, 4)), "none"
+    if backend == "auto":
+        backend = "imufusion" if has_imufusion() else "complementary"
+    gyro_dps = gyro_dps - gyro_bias(acc, gyro_dps, rate)
+    if gain is None:                 # best rest-entry tilt error on real Moticon files (docs/models.md)
+        gain = DEFAULT_GAIN[backend]
+    if backend == "imufusion":
+        q = _imufusion(acc, gyro_dps, rate, gain, reject_deg=10.0)
+    elif backend == "complementary":
+        q = _complementary(acc, gyro_dps, 1.0 / rate, gain=gain, reject_g=0.1, still_dps=60.0)
+    else:
+        raise ValueError(f"unknown AHRS backend {backend!r}")
+    q = _zero_start_yaw(q)
+    return q, backend
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) wxyz → (..., 3, 3)."""
+    w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+def yaw_of(q: np.ndarray) -> np.ndarray:
+    """Heading (rad) of the body X axis projected on the ground plane."""
+    m = quat_to_matrix(q)
+    return np.arctan2(m[..., 1, 0], m[..., 0, 0])
+
+
+def _zero_start_yaw(q: np.ndarray) -> np.ndarray:
+    """Pre-rotate about earth Z so the first sample has zero heading."""
+    psi = float(yaw_of(q[0]))
+    c, s = math.cos(-psi / 2), math.sin(-psi / 2)
+    # (c, 0, 0, s) ⊗ q
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    return np.stack([c * w - s * z, c * x - s * y, c * y + s * x, c * z + s * w], axis=-1)

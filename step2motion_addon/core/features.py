@@ -1,0 +1,235 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one feature pipeline: a take (any rate) → model-rate condition frames.
+
+Training and the add-on runtime both call :func:`extract_features`, so simulated
+and real recordings go through exactly the same code. Only what an insole
+delivers is used: no mocap orientation (the published work rotated
+accelerations with ground-truth foot orientation; a deployed system cannot).
+
+Per foot and model frame (30 Hz, like the published work: enough for
+locomotion, and 3× fewer tokens than 100 Hz), grouped into four streams so the
+pose model can attend to each stream with its own head:
+
+* ``toes``  (8): cells 9–16 as the fraction of body weight each cell carries,
+* ``heel``  (8): cells 1–8, same unit,
+* ``imu``  (10): acc xyz (g, insole frame), gyro xyz (deg/s, insole frame),
+  earth 'up' in the insole frame (tilt, yaw-free), yaw rate about earth Z (deg/s),
+* ``load``  (3): total force / body weight, COP x, y.
+
+Orientation is estimated at the native rate BEFORE resampling (integrating a
+30 Hz gyro would alias). Normalisation to zero mean / unit variance is a
+separate :class:`Normaliser` whose statistics are stored with the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ahrs
+from .insole import HEEL_CELLS, TOE_CELLS, cell_areas
+from .take import SIDES, FootStream, Take
+
+MODEL_RATE = 30.0
+GRAVITY = 9.80665
+IMU_FIELDS = ("acc_x", "acc_y", "acc_z", "gyro_x", "gyro_y", "gyro_z", "up_x", "up_y", "up_z", "yaw_rate")
+LOAD_FIELDS = ("force", "cop_x", "cop_y")
+STREAM_KINDS = ("toes", "heel", "imu", "load")
+STREAMS = tuple((f"{side}_{kind}", {"toes": 8, "heel": 8, "imu": len(IMU_FIELDS), "load": 3}[kind])
+                for side in SIDES for kind in STREAM_KINDS)
+FEATURE_DIM = sum(width for _, width in STREAMS)          # 58
+IMU_STREAMS = ("left_imu", "right_imu")
+PRESSURE_STREAMS = tuple(name for name, _ in STREAMS if not name.endswith("_imu"))
+BODY_MASS_RANGE = (30.0, 200.0)
+
+
+def stream_slices() -> dict[str, slice]:
+    """Column range of each stream in a feature vector."""
+    out, start = {}, 0
+    for name, width in STREAMS:
+        out[name] = slice(start, start + width)
+        start += width
+    return out
+
+
+def stream_columns(names) -> np.ndarray:
+    sl = stream_slices()
+    return np.concatenate([np.arange(sl[n].start, sl[n].stop) for n in names])
+
+
+def feature_names() -> list[str]:
+    names = []
+    for side in SIDES:
+        names += [f"{side}_p{c + 1:02d}" for c in TOE_CELLS]
+        names += [f"{side}_p{c + 1:02d}" for c in HEEL_CELLS]
+        names += [f"{side}_{f}" for f in IMU_FIELDS]
+        names += [f"{side}_{f}" for f in LOAD_FIELDS]
+    return names
+
+
+@dataclass
+class Features:
+    time: np.ndarray                 # (T,) seconds from the take's start, model rate
+    values: np.ndarray               # (T, FEATURE_DIM) float32, physical units (not normalised)
+    stream_mask: np.ndarray          # (8,) bool: the stream was measured (False → zeros)
+    rate: float
+    body_mass_kg: float
+    body_mass_source: str            # "meta" | "estimated" | "given"
+    ahrs_backend: str
+    foot_yaw: np.ndarray = field(default=None)   # (T, 2) rad, each insole's heading from start
+
+    @property
+    def frames(self) -> int:
+        return int(self.values.shape[0])
+
+
+def estimate_body_mass(take: Take) -> float | None:
+    """Body mass (kg) from the insoles' total forces, or None without force data.
+
+    Over whole gait cycles the vertical ground reaction force averages to body
+    weight, so the mean of left + right force over the time both feet are
+    measured estimates m·g (insoles under-read a little; good enough to scale).
+    """
+    if not all(s in take.feet for s in SIDES):
+        return None
+    forces = []
+    grid = None
+    for side in SIDES:
+        foot = take.feet[side]
+        f = _foot_force(foot, take.meta.insole_size)
+        if f is None:
+            return None
+        if grid is None:
+            grid = foot.time
+        forces.append(np.interp(grid, foot.time[foot.valid], f[foot.valid]) if foot.valid.any() else None)
+    if any(f is None for f in forces):
+        return None
+    mass = float(np.mean(forces[0] + forces[1]) / GRAVITY)
+    if not mass > 0:
+        return None
+    return float(np.clip(mass, *BODY_MASS_RANGE))
+
+
+def _foot_force(foot: FootStream, size) -> np.ndarray | None:
+    if foot.force is not None:
+        return foot.force.astype(np.float64)
+    if foot.cells == 16:
+        return (np.nan_to_num(foot.pressure.astype(np.float64)) * cell_areas(size)).sum(axis=1)
+    return None
+
+
+def _fill(time: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Linear interpolation over invalid / NaN samples, per column."""
+    v = np.array(values, dtype=np.float64, copy=True)
+    if v.ndim == 1:
+        v = v[:, None]
+    for c in range(v.shape[1]):
+        ok = valid & np.isfinite(v[:, c])
+        if ok.all():
+            continue
+        v[:, c] = np.interp(time, time[ok], v[ok, c]) if ok.any() else 0.0
+    return v
+
+
+def _resample(time: np.ndarray, values: np.ndarray, grid: np.ndarray, native_rate: float,
+              rate: float) -> np.ndarray:
+    """Box-filter anti-aliasing (width = native/model samples), then linear interpolation."""
+    k = int(round(native_rate / rate)) if native_rate > rate else 1
+    v = values
+    if k > 1:
+        kernel = np.ones(k) / k
+        pad = np.pad(v, ((k // 2, k - 1 - k // 2), (0, 0)), mode="edge")
+        v = np.stack([np.convolve(pad[:, c], kernel, mode="valid") for c in range(v.shape[1])], axis=1)
+    return np.stack([np.interp(grid, time, v[:, c]) for c in range(v.shape[1])], axis=1)
+
+
+def extract_features(take: Take, rate: float = MODEL_RATE, body_mass_kg: float | None = None,
+                     ahrs_backend: str = "auto") -> Features:
+    """Model-rate condition frames of a take. See the module docstring for the layout."""
+    if not take.feet:
+        raise ValueError("take has no foot streams")
+    start, end = take.start, take.end
+    n_frames = int(np.floor((end - start) * rate + 1e-6)) + 1
+    grid = start + np.arange(n_frames) / rate
+
+    source = "given"
+    if body_mass_kg is None:
+        if take.meta.body_mass_kg:
+            body_mass_kg, source = float(take.meta.body_mass_kg), "meta"
+        else:
+            body_mass_kg, source = estimate_body_mass(take), "estimated"
+            if body_mass_kg is None:
+                body_mass_kg, source = 70.0, "default"
+    weight = body_mass_kg * GRAVITY
+    areas = cell_areas(take.meta.insole_size)
+    sl = stream_slices()
+
+    values = np.zeros((n_frames, FEATURE_DIM), dtype=np.float64)
+    mask = np.zeros(len(STREAMS), dtype=bool)
+    foot_yaw = np.zeros((n_frames, 2))
+    used_backend = "none"
+    names = [n for n, _ in STREAMS]
+    for si, side in enumerate(SIDES):
+        foot = take.feet.get(side)
+        if foot is None or len(foot) < 2:
+            continue
+        t = foot.time
+        native = foot.rate or rate
+        if foot.cells == 16:
+            p = _fill(t, foot.pressure, foot.valid) * areas / weight   # body-weight fraction per cell
+            r = _resample(t, p, grid, native, rate)
+            values[:, sl[f"{side}_toes"]] = r[:, list(TOE_CELLS)]
+            values[:, sl[f"{side}_heel"]] = r[:, list(HEEL_CELLS)]
+            mask[names.index(f"{side}_toes")] = mask[names.index(f"{side}_heel")] = True
+        force = _foot_force(foot, take.meta.insole_size)
+        if force is not None:
+            f = _fill(t, force, foot.valid) / weight
+            if foot.cop is not None:
+                cop = _fill(t, foot.cop, foot.valid)
+            else:
+                cop = np.zeros((len(t), 2))
+            values[:, sl[f"{side}_load"]] = _resample(t, np.concatenate([f, cop], axis=1), grid, native, rate)
+            mask[names.index(f"{side}_load")] = True
+        if foot.has_imu:
+            acc = _fill(t, foot.acc, foot.valid)
+            gyro = _fill(t, foot.gyro, foot.valid)
+            q, used_backend = ahrs.estimate_orientation(acc, gyro, native, ahrs_backend)
+            rot = ahrs.quat_to_matrix(q)                       # insole → earth
+            up = rot[:, 2, :]                                  # earth Z in the insole frame (= R^T z)
+            yaw_rate = np.einsum("nj,nj->n", rot[:, 2, :], gyro)   # earth-Z component of ω (deg/s)
+            yaw = np.unwrap(ahrs.yaw_of(q))
+            imu = np.concatenate([acc, gyro, up, yaw_rate[:, None], yaw[:, None]], axis=1)
+            r = _resample(t, imu, grid, native, rate)
+            values[:, sl[f"{side}_imu"]] = r[:, :10]
+            foot_yaw[:, si] = r[:, 10]
+            mask[names.index(f"{side}_imu")] = True
+    return Features(time=grid - start, values=values.astype(np.float32), stream_mask=mask, rate=rate,
+                    body_mass_kg=float(body_mass_kg), body_mass_source=source,
+                    ahrs_backend=used_backend, foot_yaw=foot_yaw)
+
+
+@dataclass
+class Normaliser:
+    """Per-dimension z-score statistics, stored in the model's metadata JSON."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, arrays, min_std: float = 1e-3) -> "Normaliser":
+        x = np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1, np.shape(a)[-1]) for a in arrays])
+        return cls(x.mean(axis=0).astype(np.float32), np.maximum(x.std(axis=0), min_std).astype(np.float32))
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+    def invert(self, z: np.ndarray) -> np.ndarray:
+        return (z * self.std + self.mean).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mean": [float(v) for v in self.mean], "std": [float(v) for v in self.std]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normaliser":
+        return cls(np.asarray(d["mean"], dtype=np.float32), np.asarray(d["std"], dtype=np.float32))
