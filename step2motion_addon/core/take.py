@@ -116,6 +116,8 @@ class Event:
     time: float     # seconds from take start
     side: str       # "left" | "right"
     kind: str       # "heel_strike" | "toe_off" | other label
+    group: str = ""             # Moticon event column group (e.g. "Left Events"); "" for steps
+    value: float | None = None  # value of a Moticon event column, if any
 
     @property
     def code(self) -> int | None:
