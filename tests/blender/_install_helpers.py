@@ -1,0 +1,281 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Install the built extension zip into a throw-away Blender profile and report what happened.
+
+Two halves:
+
+* test-side helpers (``linux_zip``, ``run_install_check``) used by
+  ``test_extension_install.py``;
+* the check itself (``main``), which runs in a *separate process* so that
+  ``BLENDER_USER_RESOURCES`` is set before Blender starts and the profile is
+  clean: ``python _install_helpers.py ...`` with the bpy module, or
+  ``blender --background --factory-startup --python _install_helpers.py -- ...``
+  inside a real Blender binary (pytest-blender). It prints one JSON line of
+  findings; the test asserts on them so failures read as facts, not tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PLATFORM = "linux-x64"
+MODULE = "bl_ext.user_default.step2motion"
+RESULT_PREFIX = "S2M-INSTALL-RESULT "
+SAMPLE_IN_PACKAGE = Path("samples") / "demo_walk.s2m"
+
+
+# --------------------------------------------------------------------------- test side
+def _newest_source_mtime() -> float:
+    paths = [ROOT / "blender_manifest.toml", *(ROOT / "tools" / "wheels").glob("*.txt")]
+    for path in (ROOT / "step2motion_addon").rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            paths.append(path)
+    return max(p.stat().st_mtime for p in paths)
+
+
+def build_tool():
+    """tools/build_extension.py as a module (tools/ is not a package)."""
+    import importlib.util  # noqa: PLC0415
+
+    if "build_extension" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("build_extension",
+                                                      ROOT / "tools" / "build_extension.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["build_extension"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["build_extension"]
+
+
+def linux_zip(python: str | None = None) -> tuple[Path | None, str]:
+    """The linux-x64 extension zip, rebuilt when any source is newer.
+
+    Returns (path, "") or (None, reason to skip) when it cannot be built here
+    (no network and no cached wheels, or no blender_ext.py in this Python).
+    """
+    be = build_tool()
+    out = be.DIST_DIR / be.zip_name(be.load_manifest(), PLATFORM)
+    if out.is_file() and out.stat().st_mtime >= _newest_source_mtime():
+        return out, ""
+    cmd = [python or sys.executable, str(ROOT / "tools" / "build_extension.py"), "--platform", PLATFORM]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if result.returncode != 0:
+        text = result.stdout + result.stderr
+        if "pip download failed" in text or "not cached" in text or "blender_ext.py" in text:
+            return None, f"cannot build the {PLATFORM} extension zip here: {text.strip()[-400:]}"
+        raise RuntimeError(f"tools/build_extension.py failed:\n{text}")
+    return out, ""
+
+
+def blender_command(script_args: list[str]) -> list[str]:
+    """How to start a clean Blender on this script: bpy module or real binary."""
+    import bpy  # noqa: PLC0415
+
+    if bpy.app.binary_path:  # inside a real Blender (pytest-blender)
+        return [bpy.app.binary_path, "--background", "--factory-startup", "--python-exit-code", "1",
+                "--python", __file__, "--", *script_args]
+    return [sys.executable, __file__, *script_args]
+
+
+def run_install_check(zip_path: Path, profile: Path, sample: Path | None = None,
+                      timeout: float = 300.0) -> dict:
+    """Run ``main`` in a fresh process with its own Blender user resources."""
+    args = ["--zip", str(zip_path)]
+    if sample is not None:
+        args += ["--sample", str(sample)]
+    env = dict(os.environ, BLENDER_USER_RESOURCES=str(profile))
+    env.pop("PYTHONPATH", None)  # the installed copy must not see the source tree
+    result = subprocess.run(blender_command(args), capture_output=True, text=True, env=env,
+                            cwd=profile, timeout=timeout, stdin=subprocess.DEVNULL)
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
+    if not lines:
+        raise AssertionError(f"install check printed no result (rc={result.returncode}):\n"
+                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    findings = json.loads(lines[-1][len(RESULT_PREFIX):])
+    findings["returncode"] = result.returncode
+    findings["log"] = (result.stdout + result.stderr)[-3000:]
+    return findings
+
+
+def write_moticon_txt(path: Path, seconds: float = 2.0, rate: float = 100.0) -> None:
+    """A small Moticon-style export (tab-separated, both feet, 25 columns per foot).
+
+    Used only until the embedded demo sample exists. Values are smooth,
+    deterministic and quantised to 0.25 N/cm² like the device's.
+    """
+    import math  # noqa: PLC0415
+
+    n = int(seconds * rate)
+    cols = ["time"]
+    for side in ("left", "right"):
+        cols += [f"{side} pressure {i}[N/cm²]" for i in range(1, 17)]
+        cols += [f"{side} acceleration {a}[g]" for a in "XYZ"]
+        cols += [f"{side} angular {a}[dps]" for a in "XYZ"]
+        cols += [f"{side} total force[N]", f"{side} center of pressure X[-0.5...+0.5]",
+                 f"{side} center of pressure Y[-0.5...+0.5]"]
+    rows = []
+    for k in range(n):
+        t = k / rate
+        row = [f"{t:.2f}"]
+        for phase in (0.0, math.pi):
+            p = [round(4 * max(0.0, 5 * math.sin(2 * math.pi * t + phase + 0.3 * c))) / 4
+                 for c in range(16)]
+            row += [f"{v:.2f}" for v in p]
+            row += ["-0.190000", "0.040000", "0.970000", "1.000000", "-3.000000", "2.000000"]
+            row += [f"{10 * sum(p):.2f}", "0.000000", "0.000000"]
+        rows.append("\t".join(row))
+    header = ["# Start time: 01.01.2024 12:00:00.000", f"# Duration: 00:{seconds:06.3f}",
+              "# Sensor insoles: Left SN1, Right SN2", "# Size: 7", "# Recording type: normal",
+              "# Name: install_test", "# Notes: generated by the extension install test", "# Tag: test",
+              "# " + "\t".join(cols)]
+    path.write_text("\n".join(header + rows) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- Blender side
+def _print_result(findings: dict) -> None:
+    print(RESULT_PREFIX + json.dumps(findings, default=str), flush=True)
+
+
+def _insoles(bpy) -> dict:
+    return {ob.get("s2m_side"): ob for ob in bpy.data.objects if ob.get("s2m_role") == "insole"}
+
+
+def _compare_animation(bpy, take, insoles: dict, scene) -> dict:
+    """Recorded pressure resampled to a few frames vs the keyed custom properties."""
+    import numpy as np  # noqa: PLC0415
+
+    fps = scene.render.fps / scene.render.fps_base
+    frames = np.unique(np.linspace(scene.frame_start, scene.frame_end, 9).round().astype(int))
+    worst, compared, mismatches = 0.0, 0, []
+    for side, stream in take.feet.items():
+        ob = insoles.get(side)
+        if ob is None or not stream.has_pressure:
+            continue
+        ok = stream.valid & np.all(np.isfinite(stream.pressure), axis=1)
+        t_valid = stream.time[ok]
+        for f in frames.tolist():
+            scene.frame_set(f)
+            t = take.start + (f - scene.frame_start) / fps
+            if t < t_valid[0] or t > t_valid[-1]:
+                continue
+            for c in range(stream.cells):
+                expected = float(np.interp(t, t_valid, stream.pressure[ok, c]))
+                got = float(ob[f"pressure_{c + 1:02d}"])
+                compared += 1
+                err = abs(got - expected)
+                worst = max(worst, err)
+                if err > 1e-3 + 1e-3 * abs(expected) and len(mismatches) < 5:
+                    mismatches.append({"side": side, "frame": f, "cell": c + 1,
+                                       "got": got, "expected": expected})
+    return {"compared": compared, "max_abs_error": worst, "mismatches": mismatches,
+            "frames": frames.tolist()}
+
+
+def main(argv: list[str]) -> int:
+    import argparse  # noqa: PLC0415
+    import importlib.util  # noqa: PLC0415
+
+    if "--" in argv:  # real Blender passes its own arguments before "--"
+        argv = argv[argv.index("--") + 1:]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--zip", required=True)
+    parser.add_argument("--sample")
+    args = parser.parse_args(argv)
+    findings: dict = {"steps": []}
+    try:
+        _run_checks(args, findings, importlib)
+    except Exception as ex:  # report what was reached, then fail the process
+        import traceback  # noqa: PLC0415
+        findings["error"] = f"{type(ex).__name__}: {ex}"
+        findings["traceback"] = traceback.format_exc()[-2000:]
+        _print_result(findings)
+        return 1
+    _print_result(findings)
+    return 0
+
+
+def _run_checks(args, findings: dict, importlib) -> None:
+    import bpy  # noqa: PLC0415
+
+    steps = findings["steps"]
+    findings["blender_version"] = bpy.app.version_string
+    findings["user_resources"] = bpy.utils.resource_path("USER")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    repo = next(r for r in bpy.context.preferences.extensions.repos if r.module == "user_default")
+    findings["repo_directory"] = repo.directory
+
+    findings["install"] = sorted(bpy.ops.extensions.package_install_files(
+        filepath=args.zip, repo="user_default", enable_on_install=True))
+    steps.append("installed")
+    findings["enabled"] = MODULE in bpy.context.preferences.addons
+    module = sys.modules.get(MODULE)
+    findings["module_file"] = getattr(module, "__file__", None)
+    findings["operator"] = "step2motion_take" in dir(bpy.ops.import_scene)
+
+    # Bundled wheels land in the extensions' shared site-packages. In a bpy-module
+    # process the venv's packages come first on sys.path, so check that folder itself.
+    import importlib.machinery  # noqa: PLC0415
+    import importlib.metadata  # noqa: PLC0415
+    site = bpy.utils.user_resource("EXTENSIONS", path=".local/lib/python{}.{}/site-packages".format(
+        *sys.version_info[:2]))
+    findings["ext_site_packages"] = site
+    findings["ext_distributions"] = {d.metadata["Name"]: d.version
+                                     for d in importlib.metadata.distributions(path=[site])}
+    findings["ext_importable"] = {
+        m: importlib.machinery.PathFinder.find_spec(m, [site]) is not None
+        for m in ("onnxruntime", "bleak", "imufusion", "dbus_fast", "google")}
+    import onnxruntime, bleak, imufusion  # noqa: E401, PLC0415
+    findings["wheel_imports"] = {m.__name__: m.__file__ for m in (onnxruntime, bleak, imufusion)}
+    steps.append("wheels imported")
+
+    sample = Path(args.sample) if args.sample else None
+    if sample is None and module is not None:
+        embedded = Path(module.__file__).parent / SAMPLE_IN_PACKAGE
+        if embedded.is_file():
+            sample = embedded
+    if sample is None:
+        raise RuntimeError("no recording to import: no embedded demo sample and no --sample given")
+    findings["sample"] = str(sample)
+
+    if findings["operator"]:
+        findings["import"] = sorted(bpy.ops.import_scene.step2motion_take(filepath=str(sample)))
+        steps.append("imported")
+        formats = importlib.import_module(MODULE + ".core.formats")
+        findings["load_take_from"] = formats.__file__
+        take = formats.load_take(str(sample))
+        scene = bpy.context.scene
+        insoles = _insoles(bpy)
+        findings["insole_sides"] = sorted(k for k in insoles if k)
+        findings["take_sides"] = take.sides
+        findings["fps"] = scene.render.fps / scene.render.fps_base
+        findings["take_rate"] = take.rate
+        findings["animation"] = _compare_animation(bpy, take, insoles, scene)
+        steps.append("compared")
+
+    # Disable, then enable again: both must register/unregister cleanly.
+    bpy.ops.preferences.addon_disable(module=MODULE)
+    findings["enabled_after_disable"] = MODULE in bpy.context.preferences.addons
+    findings["operator_after_disable"] = "step2motion_take" in dir(bpy.ops.import_scene)
+    bpy.ops.preferences.addon_enable(module=MODULE)
+    findings["operator_after_reenable"] = "step2motion_take" in dir(bpy.ops.import_scene)
+    steps.append("disabled and re-enabled")
+    # Uninstalling an enabled extension disables it and purges its modules (bl_pkg does
+    # this only for enabled ones; a disabled add-on stays in sys.modules by design).
+    findings["uninstall"] = sorted(bpy.ops.extensions.package_uninstall(
+        repo_directory=repo.directory, pkg_id="step2motion"))
+    steps.append("uninstalled")
+    findings["files_after_uninstall"] = os.path.exists(os.path.join(repo.directory, "step2motion"))
+    findings["modules_after_uninstall"] = sorted(m for m in sys.modules if m.startswith(MODULE))
+    findings["enabled_after_uninstall"] = MODULE in bpy.context.preferences.addons
+    findings["operator_after_uninstall"] = "step2motion_take" in dir(bpy.ops.import_scene)
+    importlib.invalidate_caches()
+    findings["importable_after_uninstall"] = importlib.util.find_spec(MODULE) is not None
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    # A real Blender keeps running the script's caller; exit explicitly with the result.
+    sys.stdout.flush()
+    os._exit(code)
