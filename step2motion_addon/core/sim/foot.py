@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The foot as the simulator sees it: a flat sole frame, the insole's cells on it, contact.
+
+The sole frame (x toe-ward, y to the wearer's left, z up) is the canonical
+foot rotation corrected so the sole lies flat during the clip's stance phases.
+The insole is placed under the foot from the ankle and toe joints: the toe joint
+(metatarsal heads) sits ≈72 % of the insole length from the heel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import insole
+from ..motion import rotations as rot
+
+BALL_FROM_CENTRE = 0.22      # metatarsal heads, fraction of insole length ahead of the centre
+ANKLE_TO_BALL = 0.50         # ankle → metatarsal heads (3-D distance), fraction of the foot length
+BALL_HEIGHT = 0.03           # m, toe joint above the outsole when flat (shod foot)
+CONTACT_HEIGHT = 0.010       # m, cells within this of the foot's lowest point carry load
+LIFT_TOLERANCE = 0.03        # m, a foot hovering up to this above the ground still ranks its cells
+STANCE_HEIGHT = 0.025        # m, the foot's lowest cells below this (above ground) are in stance
+CONTACT_SOFTNESS = 0.004     # m, width of the load ramp (sole and floor compliance)
+SLIDE_SPEED = 0.8            # m/s, horizontal speed above which a foot cannot carry load
+
+# Foot-local canonical axes (toe along −Y at rest, left on +X) → sole axes.
+SOLE_FROM_FOOT = rot.from_axis_angle(np.array([0.0, 0, 1]), np.array(-np.pi / 2))
+
+
+@dataclass
+class FootGeometry:
+    side: str
+    size: int
+    length: float              # insole length, m
+    correction: np.ndarray     # (4,) flat-sole correction applied after SOLE_FROM_FOOT
+    cells: np.ndarray          # (16, 3) cell points in the sole frame, relative to the ankle
+    imu: np.ndarray            # (3,) IMU position in the sole frame
+    foot_length: float         # estimated from the skeleton, m
+
+
+def sole_rotation(foot_q: np.ndarray) -> np.ndarray:
+    return rot.mul(foot_q, SOLE_FROM_FOOT[None])
+
+
+def flat_correction(sole_q: np.ndarray, ankle: np.ndarray, rate: float) -> np.ndarray:
+    """Rotation making the sole level on average over the stance phases of the clip."""
+    speed = np.linalg.norm(np.gradient(ankle, 1.0 / rate, axis=0), axis=1)
+    z = ankle[:, 2]
+    still = (speed <= np.percentile(speed, 30)) & (z <= np.percentile(z, 40))
+    if still.sum() < 3:
+        still = speed <= np.percentile(speed, 30)
+    x_axis = rot.rotate(sole_q[still], np.array([1.0, 0, 0]))
+    y_axis = rot.rotate(sole_q[still], np.array([0.0, 1, 0]))
+    pitch = np.arcsin(np.clip(np.median(x_axis[:, 2]), -1, 1))     # toe up > 0
+    roll = np.arcsin(np.clip(np.median(y_axis[:, 2]), -1, 1))      # left edge up > 0
+    q_pitch = rot.from_axis_angle(np.array([0.0, 1, 0]), np.array(pitch))
+    q_roll = rot.from_axis_angle(np.array([1.0, 0, 0]), np.array(-roll))
+    return rot.mul(q_pitch, q_roll)
+
+
+def build_geometry(side: str, toe_offset_sole: np.ndarray, size: int | None) -> FootGeometry:
+    """Place the insole and its cells under the foot (sole frame, origin at the ankle joint)."""
+    ball_x = max(float(toe_offset_sole[0]), 0.05)
+    foot_length = float(np.linalg.norm(toe_offset_sole)) / ANKLE_TO_BALL
+    if size is None:
+        size = insole.size_for_foot_length(foot_length)
+    length = insole.insole_length(size)
+    centre_x = ball_x - BALL_FROM_CENTRE * length
+    sole_z = float(toe_offset_sole[2]) - BALL_HEIGHT
+    medial = 1.0 if side == "right" else -1.0      # medial is the wearer's left on the right foot
+    cells = np.stack([centre_x + insole.CELL_X * length,
+                      medial * insole.CELL_Y * length * insole.WIDTH_RATIO,
+                      np.full(16, sole_z)], axis=1)
+    imu = np.array([centre_x, 0.0, sole_z + 0.006])
+    return FootGeometry(side, int(size), length, np.array(rot.IDENTITY), cells, imu, foot_length)
+
+
+def contact_weights(height: np.ndarray) -> np.ndarray:
+    """Relative load of each cell (n, 16) from its height above the foot's lowest point.
+
+    A soft-plus ramp: the cells lowest under the foot carry more, so the load
+    rolls from heel to toe as the foot pitches, and a lifted cell fades out over
+    a few millimetres rather than switching.
+    """
+    lowest = height.min(axis=1, keepdims=True)
+    rel = height - np.clip(lowest, 0.0, LIFT_TOLERANCE)
+    depth = (CONTACT_HEIGHT - rel) / CONTACT_SOFTNESS
+    return np.maximum(np.logaddexp(0.0, depth) - np.logaddexp(0.0, -4.0), 0.0)
+
+
+def foot_contact(height: np.ndarray, hspeed: np.ndarray) -> np.ndarray:
+    """Probability-like contact state (n,) of a foot from its lowest cells' height and speed.
+
+    Mocap feet float and sink by a centimetre or two during stance, so contact
+    needs both: low (within a couple of centimetres of the ground) and slow.
+    """
+    order = np.argsort(height, axis=1)[:, :3]
+    h = np.take_along_axis(height, order, axis=1).mean(1)
+    v = np.take_along_axis(hspeed, order, axis=1).mean(1)
+    low = 1.0 / (1.0 + np.exp((h - STANCE_HEIGHT) / 0.005))
+    slow = 1.0 / (1.0 + (v / SLIDE_SPEED) ** 4)
+    return low * slow

@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Motion → a smart-insole take (Moticon units, 100 Hz), physically derived.
+
+Pipeline per clip: canonical FK → 100 Hz, smoothed → per foot a flat sole
+frame and the 16 cell points → ground height and soft cell contact → body
+vertical force from the centre-of-mass acceleration, shared between the feet
+by contact and the lever rule → each foot's load spread over its loaded cells
+→ pressures quantised like the device, force and COP computed from them exactly
+as the device does → accelerometer (specific force, gravity included, with
+heel-strike transients) and gyro in the pitched insole frame, with noise and
+bias → step events from the force.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import insole
+from ..motion import kinematics as kin
+from ..motion import rotations as rot
+from ..motion.skeleton import JOINT_INDEX as J, Motion
+from ..take import Event, FootStream, Take, TakeMeta
+from . import body, foot
+from .params import SimParams
+
+# Relative pressure of each cell with the whole sole flat on the ground (shod
+# foot): heel and metatarsal heads/hallux high, medial arch nearly unloaded.
+DEFAULT_LOAD_PROFILE = np.array([1.0, 1.0, 0.95, 1.0, 0.55, 0.75, 0.06, 0.6,
+                                 0.55, 0.7, 0.9, 0.85, 0.75, 1.3, 0.45, 0.55])
+IMPACT_FREQ_HZ = 16.0         # heel-strike ringing of foot, shoe and insole
+IMPACT_DECAY_S = 0.018
+IMPACT_G_PER_MPS = (2.2, 3.0)  # g per m/s of landing speed: (backward along X, up along Z)
+EVENT_ON_N, EVENT_OFF_N = 40.0, 20.0
+SIDES = ("left", "right")
+_FOOT = {"left": ("LeftFoot", "LeftToeBase"), "right": ("RightFoot", "RightToeBase")}
+
+
+def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
+    """Simulate both insoles for a canonical motion. Returns a Take at ``params.rate``."""
+    p = params or SimParams()
+    rng = np.random.default_rng(p.seed)
+    rate = float(p.rate)
+    dt = 1.0 / rate
+    pos_src, grot_src = motion.fk(with_rotations=True)
+    pos = kin.resample_linear(pos_src, motion.fps, rate)
+    n = pos.shape[0]
+    # Smooth away the kinks of linear upsampling and marker jitter (≈ source frame interval).
+    sigma = max(0.6 * rate / motion.fps, 1.5)
+    pos = kin.gaussian_smooth(pos, sigma)
+    time = np.arange(n) * dt
+
+    # -- per foot geometry and kinematics ------------------------------------------
+    feet = {}
+    for side in SIDES:
+        fj, tj = J[_FOOT[side][0]], J[_FOOT[side][1]]
+        q = kin.smooth_quat(kin.resample_quat(grot_src[:, fj], motion.fps, rate), sigma)
+        sole = foot.sole_rotation(q)
+        ankle = pos[:, fj]
+        corr = foot.flat_correction(sole, ankle, rate)
+        sole = rot.mul(sole, corr[None])
+        toe_local = rot.rotate(rot.conj(rot.mul(foot.SOLE_FROM_FOOT, corr)), motion.offsets[tj])
+        feet[side] = dict(sole=sole, ankle=ankle, toe=toe_local)
+    # One pair of insoles: the longer foot decides the size.
+    foot_len = max(float(np.linalg.norm(f["toe"])) for f in feet.values()) / foot.ANKLE_TO_BALL
+    size = insole.size_for_foot_length(foot_len) if p.insole_size is None else int(p.insole_size)
+    for side, f in feet.items():
+        f["geo"] = geo = foot.build_geometry(side, f["toe"], size)
+        f["cells"] = f["ankle"][:, None, :] + rot.rotate(f["sole"][:, None, :], geo.cells[None])   # (n, 16, 3)
+
+    # -- ground and contact -------------------------------------------------------
+    # Ground height per foot: mocap skeletons often put one foot a centimetre or
+    # two lower than the other, so each foot is referred to its own floor level.
+    areas = insole.cell_areas(size)
+    grounds = {}
+    for side in SIDES:
+        f = feet[side]
+        z = f["cells"][..., 2]
+        grounds[side] = float(np.percentile(z.min(1), 5)) + float(p.ground_offset_m or 0.0)
+        h = z - grounds[side]
+        v = np.linalg.norm(np.gradient(f["cells"][..., :2], dt, axis=0), axis=-1)
+        f["w"] = w = foot.contact_weights(h)
+        f["contact"] = foot.foot_contact(h, v)
+        f["centre"] = (w[..., None] * f["cells"][..., :2]).sum(1) / np.maximum(w.sum(1), 1e-9)[:, None]
+    ground = 0.5 * (grounds["left"] + grounds["right"])
+
+    # -- whole-body vertical force and its split between the feet ----------------
+    com = kin.gaussian_smooth(body.centre_of_mass(pos), max(sigma, 3.0))
+    acc_z = kin.derivative(kin.derivative(com[:, 2], dt), dt)
+    acc_z = kin.gaussian_smooth(acc_z, 2.0)
+    cl, cr = feet["left"]["contact"], feet["right"]["contact"]
+    total = body.vertical_force(acc_z, p.body_mass_kg) * np.maximum(cl, cr)
+    line = feet["left"]["centre"] - feet["right"]["centre"]
+    s = ((com[:, :2] - feet["right"]["centre"]) * line).sum(1) / np.maximum((line ** 2).sum(1), 1e-6)
+    s = np.clip(s, 0.0, 1.0)
+    eps = 0.03
+    wl, wr = cl * (eps + s), cr * (eps + 1.0 - s)
+    share_l = np.where(wl + wr > 0, wl / np.maximum(wl + wr, 1e-12), 0.5)
+    share_l = kin.gaussian_smooth(share_l, 2.0)
+
+    profile = DEFAULT_LOAD_PROFILE if p.load_profile is None else np.asarray(p.load_profile, dtype=np.float64)
+    take_feet, events = {}, []
+    for side in SIDES:
+        f = feet[side]
+        load = total * (share_l if side == "left" else 1.0 - share_l)
+        shape = f["w"] * profile
+        denom = (shape * areas).sum(1)
+        pressure = load[:, None] * shape / np.maximum(denom, 1e-9)[:, None]
+        pressure *= 1.0 + p.pressure_gain_spread * rng.standard_normal(16)
+        pressure += (0.05 * p.noise) * rng.standard_normal(pressure.shape) * (pressure > 0)
+        pressure = np.clip(np.round(pressure / insole.PRESSURE_STEP) * insole.PRESSURE_STEP, 0.0, insole.PRESSURE_MAX)
+        force, cop = insole.force_and_cop(pressure, size)
+        side_events = _events(force, time, side)
+        events += side_events
+        acc, gyro = _imu(f, p, rng, side, dt, side_events, ground)
+        take_feet[side] = FootStream(side, time, pressure.astype(np.float32), acc, gyro,
+                                     force.astype(np.float32), cop.astype(np.float32))
+    events.sort(key=lambda e: (e.time, e.side))
+    meta = TakeMeta(device="simulated", insole_size=size, body_mass_kg=float(p.body_mass_kg),
+                    name=str(motion.meta.get("name", "")), source_format="simulator",
+                    source_path=str(motion.meta.get("source", "")),
+                    extra={"seed": p.seed, "shoe_drop_deg": p.shoe_drop_deg, "imu_yaw_deg": p.imu_yaw_deg,
+                           "ground_m": ground, "noise": p.noise,
+                           "foot_length_m": {s: feet[s]["geo"].foot_length for s in SIDES}})
+    return Take(take_feet, meta, events)
+
+
+def _events(force: np.ndarray, time: np.ndarray, side: str) -> list:
+    """Heel strike / toe off from the force with hysteresis, as the device reports steps."""
+    out = []
+    loaded = bool(force[0] > EVENT_ON_N)
+    on = np.flatnonzero((force[1:] > EVENT_ON_N) & (force[:-1] <= EVENT_ON_N)) + 1
+    off = np.flatnonzero((force[1:] < EVENT_OFF_N) & (force[:-1] >= EVENT_OFF_N)) + 1
+    marks = sorted([(i, "heel_strike") for i in on] + [(i, "toe_off") for i in off])
+    for i, kind in marks:
+        if kind == "heel_strike" and not loaded:
+            out.append(Event(float(time[i]), side, kind))
+            loaded = True
+        elif kind == "toe_off" and loaded:
+            out.append(Event(float(time[i]), side, kind))
+            loaded = False
+    return out
+
+
+def _imu(f: dict, p: SimParams, rng: np.random.Generator, side: str, dt: float, events: list,
+         ground: float) -> tuple[np.ndarray, np.ndarray]:
+    """Accelerometer (g) and gyro (deg/s) in the insole frame of one foot."""
+    geo = f["geo"]
+    mirror = -1.0 if side == "left" else 1.0
+    drop = rot.from_axis_angle(np.array([0.0, 1, 0]), np.array(np.radians(p.shoe_drop_deg)))
+    yaw = rot.from_axis_angle(np.array([0.0, 0, 1]), np.array(np.radians(mirror * p.imu_yaw_deg)))
+    q = rot.mul(f["sole"], rot.mul(drop, yaw)[None])                      # insole frame in the world
+    point = f["ankle"] + rot.rotate(f["sole"], geo.imu[None])
+    acc_world = kin.derivative(kin.derivative(point, dt), dt)
+    acc_world = kin.gaussian_smooth(acc_world, 1.0)
+    specific = acc_world + np.array([0.0, 0.0, body.G])
+    acc = rot.rotate(rot.conj(q), specific) / body.G
+    # Heel-strike transients: mocap misses the impact, the insole's IMU does not.
+    n = acc.shape[0]
+    vz = kin.derivative(point[:, 2], dt)
+    k = int(0.12 / dt)
+    tau = np.arange(k) * dt
+    pulse = np.exp(-tau / IMPACT_DECAY_S) * np.sin(2 * np.pi * IMPACT_FREQ_HZ * tau + 0.5)
+    for e in events:
+        if e.kind != "heel_strike":
+            continue
+        i = int(round(e.time / dt))
+        before = vz[max(i - 6, 0):i + 1]
+        speed = float(np.clip(-before.min() if before.size else 0.0, 0.0, 2.5)) + 0.25
+        m = min(k, n - i)
+        acc[i:i + m, 0] -= p.impact_gain * IMPACT_G_PER_MPS[0] * speed * pulse[:m]
+        acc[i:i + m, 2] += p.impact_gain * IMPACT_G_PER_MPS[1] * speed * pulse[:m]
+    gyro = np.degrees(kin.body_angular_velocity(q, dt))
+    # Sensor errors: a constant bias per take plus white noise, then the device's band limit.
+    acc += p.noise * (0.02 * rng.standard_normal(3) + 0.012 * rng.standard_normal(acc.shape))
+    gyro += p.noise * (1.5 * rng.standard_normal(3) + 0.8 * rng.standard_normal(gyro.shape))
+    acc = kin.gaussian_smooth(acc, 0.7)
+    gyro = kin.gaussian_smooth(gyro, 0.7)
+    if side == "left":            # mirrored insole: Y is medial (the wearer's right)
+        acc[:, 1] *= -1.0
+        gyro[:, 0] *= -1.0
+        gyro[:, 2] *= -1.0
+    return acc.astype(np.float32), gyro.astype(np.float32)
