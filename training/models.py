@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PyTorch models (training only; the add-on runs their ONNX exports).
+
+* :class:`PoseDenoiser`: diffusion denoiser predicting the clean pose x₀ of a
+  window from a noisy one, with per-modality cross-attention (head h of the
+  cross-attention sees only sensor stream h; every pose token queries every
+  head), a diffusion-step embedding and a learned null condition per stream
+  (classifier-free guidance, and inference with dead / absent streams).
+* :class:`SequenceRegressor`: a small Transformer encoder over frames, used as
+  the root-displacement model (IMU streams → ROOT_DIM), the IMU→pressure model
+  (IMU streams → the pressure/load streams) and the plain Transformer baseline
+  (all streams → POSE_DIM).
+* :class:`MLPRegressor`: the MLP baseline (9-frame context, same I/O).
+* :func:`fk_positions`: forward kinematics in torch for the position loss.
+
+All tensors are (batch, frames, dims); ONNX-friendly ops only (no
+data-dependent control flow), exported by training/export.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from step2motion_addon.core.features import STREAMS
+from step2motion_addon.core.inference.pose import N_JOINTS, POSE_DIM, ROT_DIM, TOKEN_GROUPS
+
+
+def sinusoid(pos: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """(...,) positions → (..., dim) fixed sinusoidal encoding."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=pos.device) / half)
+    ang = pos.float().unsqueeze(-1) * freqs
+    return torch.cat([torch.sin(ang), torch.cos(ang)], dim=-1)
+
+
+def mlp(sizes, act=nn.GELU) -> nn.Sequential:
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+def attention(q, k, v):
+    """Scaled dot-product attention written out (exports to plain MatMul/Softmax)."""
+    w = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1)
+    return w @ v
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x):
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        return self.out(attention(q, k, v).transpose(1, 2).reshape(b, n, d))
+
+
+class PerModalityCrossAttention(nn.Module):
+    """One head per sensor stream: head h's keys/values come from stream h only."""
+
+    def __init__(self, d: int, n_streams: int, d_stream: int):
+        super().__init__()
+        assert d % n_streams == 0, "model width must split into one head per stream"
+        self.h, self.dh = n_streams, d // n_streams
+        self.q = nn.Linear(d, d)
+        # Per-stream key/value projections as one batched weight (streams, d_stream, 2·dh).
+        self.kv_w = nn.Parameter(torch.randn(n_streams, d_stream, 2 * self.dh) / math.sqrt(d_stream))
+        self.kv_b = nn.Parameter(torch.zeros(n_streams, 1, 2 * self.dh))
+        self.out = nn.Linear(d, d)
+
+    def forward(self, x, streams):
+        # x (B, N, d); streams (B, S, W, d_stream)
+        b, n, d = x.shape
+        q = self.q(x).reshape(b, n, self.h, self.dh).transpose(1, 2)            # (B, S, N, dh)
+        kv = torch.einsum("bswc,sce->bswe", streams, self.kv_w) + self.kv_b      # (B, S, W, 2dh)
+        k, v = kv[..., :self.dh], kv[..., self.dh:]
+        return self.out(attention(q, k, v).transpose(1, 2).reshape(b, n, d))
+
+
+class DenoiserLayer(nn.Module):
+    def __init__(self, d, heads, ffn, n_streams, d_stream, dropout):
+        super().__init__()
+        self.n1, self.n2, self.n3 = nn.LayerNorm(d), nn.LayerNorm(d), nn.LayerNorm(d)
+        self.self_attn = SelfAttention(d, heads)
+        self.cross = PerModalityCrossAttention(d, n_streams, d_stream)
+        self.ffn = nn.Sequential(nn.Linear(d, ffn), nn.GELU(), nn.Linear(ffn, d))
+        self.step = nn.Linear(d, d)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, step_emb, streams):
+        x = x + self.step(step_emb).unsqueeze(1)           # diffusion step in every layer
+        x = x + self.drop(self.self_attn(self.n1(x)))
+        x = x + self.drop(self.cross(self.n2(x), streams))
+        return x + self.drop(self.ffn(self.n3(x)))
+
+
+class StreamEncoder(nn.Module):
+    """A 3-layer MLP per sensor stream, a temporal encoding, and a learned null token per stream."""
+
+    def __init__(self, d_stream: int, hidden: int):
+        super().__init__()
+        self.widths = [w for _, w in STREAMS]
+        self.d_stream = d_stream
+        self.mlps = nn.ModuleList([mlp([w, hidden, hidden, d_stream]) for w in self.widths])
+        self.null = nn.Parameter(torch.zeros(len(self.widths), d_stream))
+
+    def forward(self, cond, cond_mask):
+        # cond (B, W, 58) normalised; cond_mask (B, S) 1 = measured, 0 = use the null condition
+        b, w, _ = cond.shape
+        parts, start = [], 0
+        for mlp_s, width in zip(self.mlps, self.widths):
+            parts.append(mlp_s(cond[..., start:start + width]))
+            start += width
+        s = torch.stack(parts, dim=1)                                   # (B, S, W, d_stream)
+        m = cond_mask.reshape(b, -1, 1, 1)
+        s = m * s + (1.0 - m) * self.null.reshape(1, -1, 1, self.d_stream)
+        pos = sinusoid(torch.arange(w, device=cond.device), self.d_stream)
+        return s + pos
+
+
+class PoseDenoiser(nn.Module):
+    """x₀-predicting denoiser over a window of poses (3 tokens per frame)."""
+
+    def __init__(self, d_model=128, layers=2, heads=4, ffn=256, d_stream=32, stream_hidden=64,
+                 dropout=0.1, diffusion_steps=1000):
+        super().__init__()
+        self.diffusion_steps = diffusion_steps
+        self.groups = [idx for _, idx in TOKEN_GROUPS]
+        for k, idx in enumerate(self.groups):
+            self.register_buffer(f"group_idx_{k}", torch.tensor(idx, dtype=torch.long), persistent=False)
+        order = np.argsort(np.concatenate(self.groups))
+        self.register_buffer("unscatter", torch.tensor(order, dtype=torch.long), persistent=False)
+        self.inp = nn.ModuleList([nn.Linear(len(idx), d_model) for idx in self.groups])
+        self.outp = nn.ModuleList([nn.Linear(d_model, len(idx)) for idx in self.groups])
+        self.group_emb = nn.Parameter(torch.zeros(len(self.groups), d_model))
+        self.streams = StreamEncoder(d_stream, stream_hidden)
+        self.step_mlp = mlp([d_model, d_model, d_model], act=nn.SiLU)
+        self.layers = nn.ModuleList([DenoiserLayer(d_model, heads, ffn, len(STREAMS), d_stream, dropout)
+                                     for _ in range(layers)])
+        self.norm = nn.LayerNorm(d_model)
+        self.d = d_model
+
+    def forward(self, x_t, t, cond, cond_mask):
+        # x_t (B, W, POSE_DIM) normalised noisy pose; t (B,) float step; cond (B, W, 58); cond_mask (B, S)
+        b, w, _ = x_t.shape
+        g = len(self.groups)
+        tokens = torch.stack([lin(x_t.index_select(2, getattr(self, f"group_idx_{k}")))
+                              for k, lin in enumerate(self.inp)], dim=2)          # (B, W, G, d)
+        pos = sinusoid(torch.arange(w, device=x_t.device), self.d)
+        tokens = tokens + pos.reshape(1, w, 1, self.d) + self.group_emb.reshape(1, 1, g, self.d)
+        x = tokens.reshape(b, w * g, self.d)
+        step = self.step_mlp(sinusoid(t * (1000.0 / self.diffusion_steps), self.d))
+        streams = self.streams(cond, cond_mask)
+        for layer in self.layers:
+            x = layer(x, step, streams)
+        x = self.norm(x).reshape(b, w, g, self.d)
+        out = torch.cat([lin(x[:, :, k]) for k, lin in enumerate(self.outp)], dim=-1)
+        return out.index_select(2, self.unscatter)
+
+
+class SequenceRegressor(nn.Module):
+    """Frame-wise Transformer encoder: root model, IMU→pressure model, Transformer baseline."""
+
+    def __init__(self, in_dim, out_dim, d_model=128, layers=1, heads=4, ffn=256, dropout=0.1):
+        super().__init__()
+        self.embed = mlp([in_dim, d_model, d_model])
+        self.blocks = nn.ModuleList()
+        for _ in range(layers):
+            self.blocks.append(nn.ModuleDict({
+                "n1": nn.LayerNorm(d_model), "attn": SelfAttention(d_model, heads),
+                "n2": nn.LayerNorm(d_model),
+                "ffn": nn.Sequential(nn.Linear(d_model, ffn), nn.GELU(), nn.Linear(ffn, d_model)),
+            }))
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, out_dim))
+        self.d = d_model
+
+    def forward(self, x):
+        h = self.embed(x) + sinusoid(torch.arange(x.shape[1], device=x.device), self.d)
+        for blk in self.blocks:
+            h = h + self.drop(blk["attn"](blk["n1"](h)))
+            h = h + self.drop(blk["ffn"](blk["n2"](h)))
+        return self.head(h)
+
+
+class MLPRegressor(nn.Module):
+    """MLP baseline: each frame sees a centred 9-frame context (a conv of width 9 = an MLP on stacked frames)."""
+
+    def __init__(self, in_dim, out_dim, hidden=512, context=9, layers=3):
+        super().__init__()
+        self.first = nn.Conv1d(in_dim, hidden, context, padding=context // 2, padding_mode="replicate")
+        self.rest = mlp([hidden] * layers + [out_dim])
+        self.act = nn.GELU()
+
+    def forward(self, x):
+        return self.rest(self.act(self.first(x.transpose(1, 2)).transpose(1, 2)))
+
+
+# -- diffusion schedule ------------------------------------------------------------------
+def cosine_alphas_cumprod(steps: int) -> np.ndarray:
+    """ᾱ_t for t = 0..steps-1 (cosine schedule, Nichol & Dhariwal), clipped away from 0."""
+    s = 0.008
+    x = np.arange(steps + 1) / steps
+    f = np.cos((x + s) / (1 + s) * np.pi / 2) ** 2
+    ab = f[1:] / f[0]
+    return np.clip(ab, 1e-5, 1.0).astype(np.float64)
+
+
+def sampler_timesteps(steps: int, calls: int) -> list[int]:
+    """The DDIM schedule: ``calls`` timesteps from the noisiest down (≤10 denoiser calls)."""
+    return [int(round(v)) for v in np.linspace(steps - 1, 0, calls + 1)[:-1]]
+
+
+# -- rotations and forward kinematics (torch) ----------------------------------------------
+def sixd_to_matrix(d6: torch.Tensor) -> torch.Tensor:
+    a, b = d6[..., :3], d6[..., 3:6]
+    x = torch.nn.functional.normalize(a, dim=-1, eps=1e-8)
+    b = b - (x * b).sum(-1, keepdim=True) * x
+    y = torch.nn.functional.normalize(b, dim=-1, eps=1e-8)
+    return torch.stack([x, y, torch.cross(x, y, dim=-1)], dim=-1)
+
+
+def fk_positions(pose: torch.Tensor, offsets: torch.Tensor, parents) -> torch.Tensor:
+    """(…, POSE_DIM) physical-unit poses → (…, 22, 3) joint positions (heading frame, root at its height).
+
+    ``offsets`` (22, 3) or (…, 22, 3) metres, ``parents`` the canonical parent list.
+    """
+    lead = pose.shape[:-1]
+    m = sixd_to_matrix(pose[..., :ROT_DIM].reshape(*lead, N_JOINTS, 6))
+    off = offsets.expand(*lead, N_JOINTS, 3) if offsets.dim() == 2 else offsets
+    glob, pos = [], []
+    for j, p in enumerate(parents):
+        if p < 0:
+            glob.append(m[..., j, :, :])
+            root = torch.zeros(*lead, 3, dtype=pose.dtype, device=pose.device)
+            pos.append(torch.cat([root[..., :2], pose[..., ROT_DIM:ROT_DIM + 1]], dim=-1))
+        else:
+            glob.append(glob[p] @ m[..., j, :, :])
+            pos.append(pos[p] + (glob[p] @ off[..., j, :].unsqueeze(-1)).squeeze(-1))
+    return torch.stack(pos, dim=-2)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def build(kind: str, cfg: dict) -> nn.Module:
+    """A model from its config section (see training/config/*.json)."""
+    from step2motion_addon.core.features import FEATURE_DIM, stream_columns, IMU_STREAMS, PRESSURE_STREAMS
+    from step2motion_addon.core.inference.pose import ROOT_DIM
+    c = dict(cfg)
+    if kind == "pose":
+        return PoseDenoiser(**c)
+    if kind == "root":
+        return SequenceRegressor(len(stream_columns(IMU_STREAMS)), ROOT_DIM, **c)
+    if kind == "pressure":
+        return SequenceRegressor(len(stream_columns(IMU_STREAMS)), len(stream_columns(PRESSURE_STREAMS)), **c)
+    if kind == "transformer":
+        return SequenceRegressor(FEATURE_DIM, POSE_DIM, **c)
+    if kind == "mlp":
+        return MLPRegressor(FEATURE_DIM, POSE_DIM, **c)
+    raise ValueError(f"unknown model kind {kind!r}")

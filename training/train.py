@@ -1,0 +1,257 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Train one model: ``python -m training.train --config training/config/cpu_default.json --model pose --out runs/x``.
+
+Fixed seeds, a checkpoint every ``ckpt_every`` steps (``--resume`` continues
+from it), metrics in ``<out>/metrics_<model>.json``, normalisation statistics
+in ``<out>/normalisers.json`` (fitted once on the training split, reused by
+every model of the run and by the export).
+
+Data: ``--data DIR`` reads the simulator's shards through ``training.dataset``
+(per clip a simulated take + canonical motion); ``--synthetic N`` makes N random
+clips (shapes only, for smoke tests and timing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from step2motion_addon.core.features import (FEATURE_DIM, IMU_STREAMS, PRESSURE_STREAMS, STREAMS, Normaliser,
+                                             extract_features, stream_columns)
+from step2motion_addon.core.inference.pose import (CONTACT_COLS, POSE_DIM, ROOT_DIM, pose_from_motion,
+                                                   root_from_motion)
+from step2motion_addon.core.motion.skeleton import CANONICAL_PARENTS
+
+from . import models as M
+
+KINDS = ("pose", "root", "pressure", "transformer", "mlp")
+
+
+# -- data -------------------------------------------------------------------------------
+def clip_from_take_and_motion(take, motion, rate: float = 30.0, source: str = "") -> dict:
+    """Features of a (simulated) take and targets of its motion, on the same model-rate frames."""
+    feats = extract_features(take, rate=rate)
+    mot = motion.resampled(rate)
+    n = min(feats.frames, mot.frames)
+    return {"features": feats.values[:n], "pose": pose_from_motion(mot)[:n], "root": root_from_motion(mot)[:n],
+            "offsets": mot.offsets.astype(np.float32), "source": source or str(mot.meta.get("source", ""))}
+
+
+def synthetic_clips(n: int, frames: int = 160, seed: int = 0) -> list[dict]:
+    """Random clips with the right shapes and plausible scales (no learning signal beyond noise)."""
+    from step2motion_addon.core.motion import rotations as rot
+    from step2motion_addon.core.motion.skeleton import CANONICAL_JOINTS, Motion
+    rng = np.random.default_rng(seed)
+    clips = []
+    for i in range(n):
+        t = np.arange(frames) / 30.0
+        phase = rng.uniform(0, 2 * np.pi, (len(CANONICAL_JOINTS), 3))
+        amp = rng.uniform(0.0, 0.4, (len(CANONICAL_JOINTS), 3))
+        angles = amp[None] * np.sin(2 * np.pi * 0.9 * t[:, None, None] + phase[None])
+        q = rot.from_axis_angle(angles / np.maximum(np.linalg.norm(angles, axis=-1, keepdims=True), 1e-9),
+                                np.linalg.norm(angles, axis=-1))
+        offsets = rng.normal(0, 0.15, (len(CANONICAL_JOINTS), 3))
+        offsets[0] = 0
+        root = np.stack([0.02 * np.sin(t), -1.2 * t, 0.95 + 0.02 * np.sin(6 * t)], axis=-1)
+        motion = Motion(30.0, offsets, q, root, {"source": "synthetic"})
+        clips.append({"features": rng.normal(0, 1, (frames, FEATURE_DIM)).astype(np.float32),
+                      "pose": pose_from_motion(motion), "root": root_from_motion(motion),
+                      "offsets": offsets.astype(np.float32), "source": "synthetic"})
+    return clips
+
+
+def dataset_clips(data_dir: str, split: str, rate: float) -> list[dict]:
+    """Clips of one split of the simulator's shards (training/dataset.py, simulator engineer)."""
+    from . import dataset  # noqa: owned by the simulator engineer
+    return [clip_from_take_and_motion(take, motion, rate, source)
+            for take, motion, source in dataset.iter_clips(data_dir, split)]
+
+
+def fit_normalisers(clips: list[dict]) -> dict:
+    return {key: Normaliser.fit([c[key] for c in clips]) for key in ("features", "pose", "root")}
+
+
+class WindowSampler:
+    """Random fixed-length windows of random clips (clips shorter than the window are edge-padded)."""
+
+    def __init__(self, clips, norms, window, seed):
+        self.window = window
+        self.rng = np.random.default_rng(seed)
+        self.clips = []
+        for c in clips:
+            pad = max(0, window - len(c["features"]))
+            def p(a):
+                return np.pad(a, ((0, pad), (0, 0)), mode="edge") if pad else a
+            self.clips.append({"features": norms["features"].apply(p(c["features"])),
+                               "pose": norms["pose"].apply(p(c["pose"])),
+                               "root": norms["root"].apply(p(c["root"])),
+                               "offsets": c["offsets"]})
+        lengths = np.array([len(c["features"]) - window + 1 for c in self.clips], dtype=np.float64)
+        self.p = lengths / lengths.sum()            # uniform over all windows of all clips
+
+    def batch(self, size):
+        idx = self.rng.choice(len(self.clips), size=size, p=self.p)
+        out = {k: [] for k in ("features", "pose", "root", "offsets")}
+        for i in idx:
+            c = self.clips[i]
+            s = self.rng.integers(0, len(c["features"]) - self.window + 1)
+            for k in ("features", "pose", "root"):
+                out[k].append(c[k][s:s + self.window])
+            out["offsets"].append(c["offsets"])
+        return {k: torch.from_numpy(np.stack(v)) for k, v in out.items()}
+
+
+# -- losses -------------------------------------------------------------------------------
+class Trainer:
+    def __init__(self, kind, cfg, norms):
+        self.kind, self.cfg = kind, cfg
+        self.model = M.build(kind, cfg["models"][kind])
+        tr = cfg["train"]
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=tr["lr"])
+        self.pose_mean = torch.from_numpy(norms["pose"].mean)
+        self.pose_std = torch.from_numpy(norms["pose"].std)
+        self.root_std = torch.from_numpy(norms["root"].std)
+        self.root_mean = torch.from_numpy(norms["root"].mean)
+        d = cfg["diffusion"]
+        self.alphas = torch.tensor(M.cosine_alphas_cumprod(d["steps"]), dtype=torch.float32)
+        self.imu_cols = torch.tensor(stream_columns(IMU_STREAMS))
+        self.pressure_cols = torch.tensor(stream_columns(PRESSURE_STREAMS))
+        self.gen = torch.Generator().manual_seed(cfg["seed"])
+
+    def fk_loss(self, pred_n, true_n, offsets):
+        pred = pred_n * self.pose_std + self.pose_mean
+        true = true_n * self.pose_std + self.pose_mean
+        return torch.mean((M.fk_positions(pred, offsets[:, None], CANONICAL_PARENTS)
+                           - M.fk_positions(true, offsets[:, None], CANONICAL_PARENTS)) ** 2)
+
+    def loss(self, b, train=True):
+        tr, cond = self.cfg["train"], b["features"]
+        if self.kind == "pose":
+            x0 = b["pose"]
+            n = x0.shape[0]
+            t = torch.randint(0, len(self.alphas), (n,), generator=self.gen)
+            ab = self.alphas[t].reshape(n, 1, 1)
+            noise = torch.randn(x0.shape, generator=self.gen)
+            x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+            d = self.cfg["diffusion"]
+            mask = torch.ones(n, len(STREAMS))
+            if train:   # classifier-free: drop everything, or single streams (dead cells, IMU-only insoles)
+                mask = mask * (torch.rand(n, len(STREAMS), generator=self.gen) > d["stream_drop"])
+                mask = mask * (torch.rand(n, 1, generator=self.gen) > d["cond_drop"])
+            pred = self.model(x_t, t.float(), cond, mask)
+            return torch.mean(torch.abs(pred - x0)) + tr["fk_weight"] * self.fk_loss(pred, x0, b["offsets"])
+        if self.kind in ("transformer", "mlp"):
+            pred = self.model(cond)
+            return torch.mean(torch.abs(pred - b["pose"])) + tr["fk_weight"] * self.fk_loss(pred, b["pose"], b["offsets"])
+        if self.kind == "root":
+            pred = self.model(cond.index_select(2, self.imu_cols))
+            mse = torch.mean((pred - b["root"]) ** 2)
+            cum_p = torch.cumsum(pred * self.root_std + self.root_mean, dim=1)
+            cum_t = torch.cumsum(b["root"] * self.root_std + self.root_mean, dim=1)
+            return mse + tr["cumsum_weight"] * torch.mean((cum_p - cum_t) ** 2)   # drift inside the window
+        if self.kind == "pressure":
+            pred = self.model(cond.index_select(2, self.imu_cols))
+            return torch.mean((pred - cond.index_select(2, self.pressure_cols)) ** 2)
+        raise ValueError(self.kind)
+
+
+def _seed_all(seed):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool = False,
+          max_steps: int | None = None, log=print) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    _seed_all(cfg["seed"])
+    torch.set_num_threads(int(cfg["train"].get("threads", 2)))
+    norm_path = out / "normalisers.json"
+    if norm_path.exists():
+        norms = {k: Normaliser.from_dict(v) for k, v in json.loads(norm_path.read_text()).items()}
+    else:
+        norms = fit_normalisers(train_clips)
+        norm_path.write_text(json.dumps({k: v.to_dict() for k, v in norms.items()}))
+    (out / "config.json").write_text(json.dumps(cfg, indent=1))
+    tr = cfg["train"]
+    trainer = Trainer(kind, cfg, norms)
+    sampler = WindowSampler(train_clips, norms, cfg["window"], cfg["seed"])
+    val = WindowSampler(val_clips or train_clips, norms, cfg["window"], cfg["seed"] + 1).batch(tr["val_windows"])
+    ckpt = out / f"ckpt_{kind}.pt"
+    step, history = 0, []
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, weights_only=True)
+        trainer.model.load_state_dict(state["model"])
+        trainer.opt.load_state_dict(state["opt"])
+        step, history = int(state["step"]), json.loads(state["history"])
+        torch.set_rng_state(state["torch_rng"])
+        trainer.gen.set_state(state["gen_rng"])
+        sampler.rng.bit_generator.state = json.loads(state["np_rng"])
+    total = max_steps if max_steps is not None else tr["max_steps"]
+    times = []
+
+    def save():
+        torch.save({"model": trainer.model.state_dict(), "opt": trainer.opt.state_dict(), "step": step,
+                    "history": json.dumps(history), "torch_rng": torch.get_rng_state(),
+                    "gen_rng": trainer.gen.get_state(), "np_rng": json.dumps(sampler.rng.bit_generator.state)},
+                   ckpt)
+
+    while step < total:
+        trainer.model.train()
+        t0 = time.perf_counter()
+        loss = trainer.loss(sampler.batch(tr["batch"]))
+        trainer.opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), tr["grad_clip"])
+        trainer.opt.step()
+        times.append(time.perf_counter() - t0)
+        step += 1
+        if step % tr["log_every"] == 0 or step == total:
+            trainer.model.eval()
+            with torch.no_grad():
+                torch.manual_seed(cfg["seed"])          # same diffusion noise for every validation
+                trainer.gen.manual_seed(cfg["seed"] + step)
+                v = float(trainer.loss(val, train=False))
+            history.append({"step": step, "train_loss": loss.item(), "val_loss": v})
+            log(f"{kind} step {step}/{total} loss {loss.item():.4f} val {v:.4f} ({np.mean(times):.3f} s/step)")
+        if step % tr["ckpt_every"] == 0 or step == total:
+            save()
+    metrics = {"model": kind, "steps": step, "parameters": M.count_parameters(trainer.model),
+               "seconds_per_step": float(np.mean(times)) if times else None, "batch": tr["batch"],
+               "history": history, "final_val_loss": history[-1]["val_loss"] if history else None}
+    (out / f"metrics_{kind}.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def load_config(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default=str(Path(__file__).parent / "config" / "cpu_default.json"))
+    ap.add_argument("--model", choices=KINDS, default="pose")
+    ap.add_argument("--out", required=True)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="shard directory written by training/dataset.py")
+    src.add_argument("--synthetic", type=int, metavar="N", help="N random clips (smoke test)")
+    ap.add_argument("--steps", type=int, help="override train.max_steps")
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args(argv)
+    cfg = load_config(args.config)
+    if args.synthetic:
+        tr_clips = synthetic_clips(args.synthetic, seed=cfg["seed"])
+        va_clips = synthetic_clips(max(1, args.synthetic // 4), seed=cfg["seed"] + 1)
+    else:
+        tr_clips = dataset_clips(args.data, "train", cfg["rate"])
+        va_clips = dataset_clips(args.data, "val", cfg["rate"])
+    train(args.model, cfg, Path(args.out), tr_clips, va_clips, resume=args.resume, max_steps=args.steps)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
