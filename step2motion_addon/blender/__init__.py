@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Blender side of Step2Motion: registration of every class, in a fixed order.
+
+Each module lists its classes in one ``classes`` tuple and may define
+``register()``/``unregister()`` for menus and handlers. Unregistering walks the
+same modules backwards, so a disable/enable cycle leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import bpy
+
+from . import import_op, panel, preferences
+
+MODULES = (preferences, import_op, panel)
+
+
+def register():
+    for module in MODULES:
+        for cls in module.classes:
+            bpy.utils.register_class(cls)
+        if hasattr(module, "register"):
+            module.register()
+
+
+def unregister():
+    for module in reversed(MODULES):
+        if hasattr(module, "unregister"):
+            module.unregister()
+        for cls in reversed(module.classes):
+            if cls.is_registered:
+                bpy.utils.unregister_class(cls)
