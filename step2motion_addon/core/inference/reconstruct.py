@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Take → full-body motion with a model set: features, pose sampling, root integration."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..features import STREAMS, Features, extract_features
+from .model_set import ModelSet
+from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
+from .sampler import regress_take, sample_take
+
+
+@dataclass
+class Reconstruction:
+    rate: float
+    joints: tuple                 # canonical joint names
+    parents: tuple
+    offsets: np.ndarray           # (22, 3) rest offsets, metres
+    rotations: np.ndarray         # (T, 22, 4) local quaternions wxyz (root includes heading)
+    root_pos: np.ndarray          # (T, 3) metres, Z up, start at the origin facing −Y
+    contact: np.ndarray           # (T, 2) probability the left / right foot is on the ground
+    info: dict = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        return int(self.rotations.shape[0])
+
+
+def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: float | None = None,
+                mode: str = "batched", max_batch: int = 32, progress=None, cancel=None) -> Reconstruction:
+    """Reconstruct the wearer's motion from a take (or its precomputed :class:`Features`).
+
+    ``progress(done, total)`` is called after every denoiser step; ``cancel`` is a
+    callable or an object with ``is_set()`` checked between calls (raises
+    :class:`~.sampler.Cancelled`). Same seed → same result.
+    """
+    t0 = time.perf_counter()
+    feats = take_or_features if isinstance(take_or_features, Features) else \
+        extract_features(take_or_features, rate=models.rate)
+    if abs(feats.rate - models.rate) > 1e-6:
+        raise ValueError(f"features at {feats.rate} Hz, model set expects {models.rate} Hz")
+    cond = models.features_norm.apply(feats.values)
+    mask = feats.stream_mask.astype(np.float32).copy()
+    names = [n for n, _ in STREAMS]
+    # IMU-only insoles / dead pressure streams: estimate them from the IMU when the model set can.
+    imu_ok = all(mask[names.index(n)] for n in ("left_imu", "right_imu"))
+    pressure_idx = [i for i, n in enumerate(names) if not n.endswith("_imu")]
+    estimated = []
+    if models.has("pressure") and imu_ok and not all(mask[i] for i in pressure_idx):
+        est = regress_take(lambda x: models.run("pressure", imu=x), cond[:, models.imu_columns],
+                           models.window, models.hop)
+        for i in pressure_idx:
+            if not mask[i]:
+                cols = np.arange(*_stream_range(i))
+                pos = np.searchsorted(models.pressure_columns, cols)
+                cond[:, cols] = est[:, pos]
+                mask[i] = 1.0
+                estimated.append(names[i])
+    t_feat = time.perf_counter()
+    sampler = models.meta["sampler"]
+    g = sampler.get("guidance", 1.0) if guidance is None else guidance
+    pose_n, sinfo = sample_take(lambda x, t, c, m: models.run("pose", x_t=x, t=t, cond=c, cond_mask=m),
+                                cond, mask, models.window, models.hop, sampler["timesteps"],
+                                sampler["alphas_cumprod"], models.pose_norm.mean.shape[0], seed=seed,
+                                guidance=g, mode=mode, max_batch=max_batch, progress=progress, cancel=cancel)
+    pose = models.pose_norm.invert(pose_n)
+    t_pose = time.perf_counter()
+    if models.has("root") and imu_ok:
+        root = models.root_norm.invert(regress_take(lambda x: models.run("root", imu=x),
+                                                    cond[:, models.imu_columns], models.window, models.hop))
+        root[0] = 0.0
+    else:
+        root = np.zeros((feats.frames, 3), dtype=np.float32)
+    xy, psi = integrate_root(root)
+    root_pos = np.concatenate([xy, pose[:, HEIGHT_COL:HEIGHT_COL + 1]], axis=1)
+    rotations = pose_to_rotations(pose, psi)
+    contact = np.clip(pose[:, list(CONTACT_COLS)], 0.0, 1.0)
+    t_end = time.perf_counter()
+    info = dict(sinfo, seed=seed, guidance=g, mode=mode, estimated_streams=estimated,
+                body_mass_kg=feats.body_mass_kg, body_mass_source=feats.body_mass_source,
+                ahrs_backend=feats.ahrs_backend,
+                seconds={"features": t_feat - t0, "pose": t_pose - t_feat, "root": t_end - t_pose,
+                         "total": t_end - t0},
+                realtime_factor=(feats.frames / models.rate) / max(t_end - t0, 1e-9))
+    return Reconstruction(models.rate, models.joints, models.parents, models.offsets.copy(), rotations,
+                          root_pos, contact, info)
+
+
+def _stream_range(i: int) -> tuple[int, int]:
+    start = sum(w for _, w in STREAMS[:i])
+    return start, start + STREAMS[i][1]

@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Export a trained run to a model set: one ONNX file per model + ONE ``model_set.json``.
+
+``python -m training.export --run runs/x --out models/step2motion-cpu``
+
+The JSON holds everything the numpy/onnxruntime runtime needs (rates, window,
+hop, feature layout and normalisation, skeleton names/parents/rest offsets,
+sampler schedule) and what a model card needs (training data sources and
+licences, metrics). Each export is checked against torch on fixed inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from step2motion_addon.core.features import (FEATURE_DIM, IMU_STREAMS, MODEL_RATE, PRESSURE_STREAMS, STREAMS,
+                                             feature_names, stream_columns)
+from step2motion_addon.core.inference.pose import POSE_DIM, ROOT_DIM, TOKEN_GROUPS
+from step2motion_addon.core.motion.skeleton import CANONICAL_JOINTS, CANONICAL_PARENTS
+
+from . import models as M
+
+FORMAT_VERSION = 1
+OPSET = 17
+METADATA_NAME = "model_set.json"
+
+
+def _example_inputs(kind: str, window: int, batch: int = 2, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    n_imu = len(stream_columns(IMU_STREAMS))
+    if kind == "pose":
+        return {"x_t": torch.randn(batch, window, POSE_DIM, generator=g),
+                "t": torch.tensor([999.0, 3.0])[:batch].reshape(batch),
+                "cond": torch.randn(batch, window, FEATURE_DIM, generator=g),
+                "cond_mask": (torch.rand(batch, len(STREAMS), generator=g) > 0.3).float()}
+    if kind in ("root", "pressure"):
+        return {"imu": torch.randn(batch, window, n_imu, generator=g)}
+    return {"cond": torch.randn(batch, window, FEATURE_DIM, generator=g)}
+
+
+OUTPUT_NAME = {"pose": "x0", "root": "root", "pressure": "pressure", "transformer": "pose", "mlp": "pose"}
+
+
+def export_onnx(kind: str, model: torch.nn.Module, path: Path, window: int) -> dict:
+    """Write one ONNX file (batch and frame axes dynamic); returns its I/O description."""
+    model.eval()
+    inputs = _example_inputs(kind, window)
+    names = list(inputs)
+    dyn = {n: {0: "batch"} for n in names}
+    for n in names:
+        if n != "t" and n != "cond_mask":
+            dyn[n][1] = "frames"
+    dyn[OUTPUT_NAME[kind]] = {0: "batch", 1: "frames"}
+    with torch.no_grad():
+        torch.onnx.export(model, tuple(inputs.values()), str(path), input_names=names,
+                          output_names=[OUTPUT_NAME[kind]], dynamic_axes=dyn, opset_version=OPSET,
+                          dynamo=False)
+    return {"file": path.name, "inputs": names, "output": OUTPUT_NAME[kind]}
+
+
+def parity(kind: str, model: torch.nn.Module, path: Path, window: int, seed: int = 1) -> float:
+    """Max |torch − onnxruntime| on fixed random inputs."""
+    import onnxruntime as ort
+    model.eval()
+    inputs = _example_inputs(kind, window, seed=seed)
+    with torch.no_grad():
+        ref = model(*inputs.values()).numpy()
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
+    return float(np.max(np.abs(ref - got)))
+
+
+def metadata(cfg: dict, normalisers: dict, offsets: np.ndarray, files: dict, sources: list[dict],
+             metrics: dict, parity_err: dict, ahrs_backend: str) -> dict:
+    d = cfg["diffusion"]
+    alphas = M.cosine_alphas_cumprod(d["steps"])
+    return {
+        "format_version": FORMAT_VERSION,
+        "rate": cfg.get("rate", MODEL_RATE),
+        "window": cfg["window"],
+        "hop": cfg["hop"],
+        "features": {"names": feature_names(), "streams": [[n, w] for n, w in STREAMS],
+                     "imu_columns": stream_columns(IMU_STREAMS).tolist(),
+                     "pressure_columns": stream_columns(PRESSURE_STREAMS).tolist(),
+                     "ahrs_backend": ahrs_backend, "normaliser": normalisers["features"].to_dict()},
+        "pose": {"dim": POSE_DIM, "token_groups": [[n, idx] for n, idx in TOKEN_GROUPS],
+                 "normaliser": normalisers["pose"].to_dict()},
+        "root": {"dim": ROOT_DIM, "normaliser": normalisers["root"].to_dict()},
+        "skeleton": {"joints": list(CANONICAL_JOINTS), "parents": list(CANONICAL_PARENTS),
+                     "rest_offsets_m": np.asarray(offsets, dtype=float).round(6).tolist(),
+                     "up": "Z", "facing": "-Y"},
+        "sampler": {"kind": "ddim", "eta": 0.0, "prediction": "x0", "train_steps": d["steps"],
+                    "schedule": "cosine",
+                    "timesteps": M.sampler_timesteps(d["steps"], d["calls"]),
+                    "alphas_cumprod": [float(alphas[t]) for t in M.sampler_timesteps(d["steps"], d["calls"])],
+                    "guidance": 1.0},
+        "models": files,
+        "config": cfg["models"],
+        "training_data": sources,
+        "metrics": metrics,
+        "onnx_parity_max_abs": parity_err,
+    }
+
+
+def export_models(models: dict, cfg: dict, normalisers: dict, out: Path, offsets: np.ndarray,
+                  sources: list[dict] | None = None, metrics: dict | None = None,
+                  ahrs_backend: str = "imufusion", check: bool = True) -> dict:
+    """Export in-memory models ({kind: module}) and write the metadata JSON; returns it."""
+    out.mkdir(parents=True, exist_ok=True)
+    files, errs = {}, {}
+    for kind, model in models.items():
+        path = out / f"{kind}.onnx"
+        files[kind] = export_onnx(kind, model, path, cfg["window"])
+        if check:
+            errs[kind] = parity(kind, model, path, cfg["window"])
+    meta = metadata(cfg, normalisers, offsets, files, sources or [], metrics or {}, errs, ahrs_backend)
+    (out / METADATA_NAME).write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+def main(argv=None) -> int:
+    from step2motion_addon.core.features import Normaliser
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", required=True, help="directory written by training.train")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--offsets", help="JSON (22×3) rest offsets of the output skeleton; default: the run's")
+    args = ap.parse_args(argv)
+    run = Path(args.run)
+    cfg = json.loads((run / "config.json").read_text())
+    norms = {k: Normaliser.from_dict(v) for k, v in json.loads((run / "normalisers.json").read_text()).items()}
+    models, metrics = {}, {}
+    for ckpt in sorted(run.glob("ckpt_*.pt")):
+        kind = ckpt.stem[len("ckpt_"):]
+        m = M.build(kind, cfg["models"][kind])
+        m.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
+        models[kind] = m
+        mpath = run / f"metrics_{kind}.json"
+        if mpath.exists():
+            metrics[kind] = {k: v for k, v in json.loads(mpath.read_text()).items() if k != "history"}
+    sources = json.loads((run / "sources.json").read_text()) if (run / "sources.json").exists() else []
+    offsets_path = Path(args.offsets) if args.offsets else run / "offsets.json"
+    offsets = np.array(json.loads(offsets_path.read_text())) if offsets_path.exists() else np.zeros((22, 3))
+    meta = export_models(models, cfg, norms, Path(args.out), offsets, sources, metrics)
+    for kind, err in meta["onnx_parity_max_abs"].items():
+        print(f"{kind}: {meta['models'][kind]['file']} parity max |Δ| = {err:.2e}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
