@@ -1,10 +1,23 @@
 # Step2Motion for Blender. `make demo` and `make test` set everything up on a fresh machine.
+# Targets: venv demo test test-fast bench extension venv-bpy42 test-bpy42 test-blender ci clean
+# (see docs/development.md).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: venv demo test test-fast bench extension test-blender clean
+# Second Blender version: the 4.2 LTS bpy wheel (CPython 3.11, numpy 1.x).
+VENV42 ?= .venv-bpy42
+PY42 := $(VENV42)/bin/python
+BPY42 ?= bpy==4.2.23
+# Blender tests + core tests, run again against bpy 4.2.
+TESTS42 ?= $(wildcard tests/blender tests/core)
+
+# A real Blender binary for `make test-blender BLENDER=/path/to/blender` (pytest-blender).
+BLENDER ?=
+VENV_HOST ?= .venv-pytest-blender
+
+.PHONY: venv venv-bpy42 demo test test-fast test-bpy42 test-blender bench extension ci clean
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +26,16 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Same development requirements, with bpy swapped for the 4.2 LTS wheel.
+$(VENV42)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV42)
+	$(PY42) -m pip install -q --upgrade pip
+	grep -v -E '^bpy([=<>!~ ]|$$)' requirements-dev.txt > $(VENV42)/requirements.txt
+	$(PY42) -m pip install -q "$(BPY42)" "numpy<2" -r $(VENV42)/requirements.txt
+	touch $@
+
+venv-bpy42: $(VENV42)/.installed
 
 # Main job on the embedded sample: a .blend with the animated insoles and a PNG preview.
 demo: venv
@@ -25,8 +48,31 @@ test: venv
 test-fast: venv
 	$(PY) -m pytest -q -m "not slow and not blender"
 
+# The Blender and core tests against bpy 4.2 LTS. Fails (does not skip) if bpy is not 4.2.
+test-bpy42: venv-bpy42
+	$(PY42) -c "import bpy, sys; v = bpy.app.version; sys.exit(0 if v[:2] == (4, 2) else 'bpy 4.2 expected, got %s' % (v,))"
+	$(PY42) -m pytest -q $(TESTS42)
+
+# The Blender tests inside a real Blender binary (pytest-blender drives it; Blender's own
+# Python runs pytest). pytest-blender lives in its own small venv because, once installed,
+# it aborts every pytest run that has no Blender binary.
+test-blender: extension
+	@test -n "$(BLENDER)" || { echo "usage: make test-blender BLENDER=/path/to/blender" >&2; exit 2; }
+	test -x $(VENV_HOST)/bin/pytest-blender || { $(PYTHON) -m venv $(VENV_HOST) && \
+	  $(VENV_HOST)/bin/python -m pip install -q pytest pytest-blender; }
+	BLENDER_PY="$$($(VENV_HOST)/bin/pytest-blender --blender-executable "$(BLENDER)")" && \
+	  "$$BLENDER_PY" -m ensurepip -q && "$$BLENDER_PY" -m pip install -q pytest
+	$(VENV_HOST)/bin/python -m pytest -q --blender-executable "$(BLENDER)" tests/blender
+
 bench: venv
 	$(PY) -m bench
+
+# Extension zips for linux-x64, windows-x64, macos-arm64 in dist/ (wheels cached in wheels/).
+extension: venv
+	$(PY) tools/build_extension.py
+
+ci:
+	.ci/run
 
 clean:
 	rm -rf build dist $(OUT) .pytest_cache
