@@ -19,11 +19,14 @@ from ..motion import rotations as rot
 BALL_FROM_CENTRE = 0.22      # metatarsal heads, fraction of insole length ahead of the centre
 ANKLE_TO_BALL = 0.50         # ankle → metatarsal heads (3-D distance), fraction of the foot length
 BALL_HEIGHT = 0.03           # m, toe joint above the outsole when flat (shod foot)
-CONTACT_HEIGHT = 0.010       # m, cells within this of the foot's lowest point carry load
+CONTACT_HEIGHT = 0.015       # m, cells within this of the foot's lowest point carry load
 LIFT_TOLERANCE = 0.03        # m, a foot hovering up to this above the ground still ranks its cells
 STANCE_HEIGHT = 0.025        # m, the foot's lowest cells below this (above ground) are in stance
-CONTACT_SOFTNESS = 0.004     # m, width of the load ramp (sole and floor compliance)
+CONTACT_SOFTNESS = 0.008     # m, width of the load ramp (sole and floor compliance)
 SLIDE_SPEED = 0.8            # m/s, horizontal speed above which a foot cannot carry load
+
+TOE_CELLS = np.flatnonzero(insole.CELL_X > 0.3)     # hallux and lesser toes: ahead of the toe joint
+HINGE_CELLS = np.flatnonzero((insole.CELL_X > 0.15) & (insole.CELL_X <= 0.3))   # metatarsal heads
 
 # Foot-local canonical axes (toe along −Y at rest, left on +X) → sole axes.
 SOLE_FROM_FOOT = rot.from_axis_angle(np.array([0.0, 0, 1]), np.array(-np.pi / 2))

@@ -26,10 +26,10 @@ from .params import SimParams
 # Relative pressure of each cell with the whole sole flat on the ground (shod
 # foot): heel and metatarsal heads/hallux high, medial arch nearly unloaded.
 DEFAULT_LOAD_PROFILE = np.array([1.0, 1.0, 0.95, 1.0, 0.55, 0.75, 0.06, 0.6,
-                                 0.55, 0.7, 0.9, 0.85, 0.75, 1.3, 0.45, 0.55])
+                                 0.65, 0.8, 1.0, 0.9, 0.8, 0.8, 0.4, 0.45])
 IMPACT_FREQ_HZ = 16.0         # heel-strike ringing of foot, shoe and insole
 IMPACT_DECAY_S = 0.018
-IMPACT_G_PER_MPS = (2.2, 3.0)  # g per m/s of landing speed: (backward along X, up along Z)
+IMPACT_G_PER_MPS = (2.2, 6.0)  # g per m/s of landing speed: (backward along X, up along Z)
 EVENT_ON_N, EVENT_OFF_N = 40.0, 20.0
 SIDES = ("left", "right")
 _FOOT = {"left": ("LeftFoot", "LeftToeBase"), "right": ("RightFoot", "RightToeBase")}
@@ -59,13 +59,28 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
         corr = foot.flat_correction(sole, ankle, rate)
         sole = rot.mul(sole, corr[None])
         toe_local = rot.rotate(rot.conj(rot.mul(foot.SOLE_FROM_FOOT, corr)), motion.offsets[tj])
-        feet[side] = dict(sole=sole, ankle=ankle, toe=toe_local)
+        # The toes bend at the metatarsal heads: their cells follow the toe segment,
+        # which lies flat on the floor while the ball of the foot is down (push-off),
+        # whatever the mocap toe joint did; the metatarsal heads sit on the hinge.
+        qt = kin.smooth_quat(kin.resample_quat(grot_src[:, tj], motion.fps, rate), sigma)
+        toe_sole = rot.mul(foot.sole_rotation(qt), corr[None])
+        heading = rot.rotate(sole, np.array([1.0, 0, 0]))
+        flat = rot.yaw(np.arctan2(heading[:, 1], heading[:, 0]))
+        ball_z = pos[:, tj, 2]
+        down = np.clip(1.0 - (ball_z - np.percentile(ball_z, 5)) / 0.03, 0.0, 1.0)
+        toe_sole = rot.nlerp(toe_sole, flat, down)
+        feet[side] = dict(sole=sole, ankle=ankle, toe=toe_local, toe_sole=toe_sole, ball=pos[:, tj])
     # One pair of insoles: the longer foot decides the size.
     foot_len = max(float(np.linalg.norm(f["toe"])) for f in feet.values()) / foot.ANKLE_TO_BALL
     size = insole.size_for_foot_length(foot_len) if p.insole_size is None else int(p.insole_size)
     for side, f in feet.items():
         f["geo"] = geo = foot.build_geometry(side, f["toe"], size)
-        f["cells"] = f["ankle"][:, None, :] + rot.rotate(f["sole"][:, None, :], geo.cells[None])   # (n, 16, 3)
+        cells = f["ankle"][:, None, :] + rot.rotate(f["sole"][:, None, :], geo.cells[None])   # (n, 16, 3)
+        toes, hinge = foot.TOE_CELLS, foot.HINGE_CELLS
+        cells[:, toes] = f["ball"][:, None, :] + rot.rotate(f["toe_sole"][:, None, :], (geo.cells[toes] - f["toe"])[None])
+        mid = rot.nlerp(f["sole"], f["toe_sole"], np.full(n, 0.5))
+        cells[:, hinge] = f["ball"][:, None, :] + rot.rotate(mid[:, None, :], (geo.cells[hinge] - f["toe"])[None])
+        f["cells"] = cells
 
     # -- ground and contact -------------------------------------------------------
     # Ground height per foot: mocap skeletons often put one foot a centimetre or
@@ -164,7 +179,7 @@ def _imu(f: dict, p: SimParams, rng: np.random.Generator, side: str, dt: float, 
         if e.kind != "heel_strike":
             continue
         i = int(round(e.time / dt))
-        before = vz[max(i - 6, 0):i + 1]
+        before = vz[max(i - 10, 0):i + 1]
         speed = float(np.clip(-before.min() if before.size else 0.0, 0.0, 2.5)) + 0.25
         m = min(k, n - i)
         acc[i:i + m, 0] -= p.impact_gain * IMPACT_G_PER_MPS[0] * speed * pulse[:m]
