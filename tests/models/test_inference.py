@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""End-to-end reconstruction with a tiny random model set (numpy + onnxruntime path)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from step2motion_addon.core.errors import TakeError
+from step2motion_addon.core.inference import Cancelled, ModelSet, reconstruct
+from step2motion_addon.core.inference.sampler import blend_weights, stitch, window_starts
+from step2motion_addon.core.synthetic import synthetic_walk
+from step2motion_addon.core.take import FootStream, Take
+
+
+@pytest.fixture(scope="module")
+def models(tiny_model_set):
+    return ModelSet(tiny_model_set[0], intra_op_threads=1)
+
+
+@pytest.fixture(scope="module")
+def take():
+    return synthetic_walk(duration=9.0, seed=4)
+
+
+def test_outputs_shapes_and_units(models, take):
+    r = reconstruct(take, models, seed=1)
+    frames = int(take.duration * 30 + 1e-6) + 1
+    assert r.rotations.shape == (frames, 22, 4) and r.root_pos.shape == (frames, 3)
+    assert r.contact.shape == (frames, 2) and (r.contact >= 0).all() and (r.contact <= 1).all()
+    assert np.allclose(np.linalg.norm(r.rotations, axis=-1), 1.0, atol=1e-5)
+    assert np.allclose(r.root_pos[0, :2], 0.0, atol=1e-6)
+    assert r.info["denoiser_calls"] <= 10 and r.info["windows"] == len(window_starts(frames, 100, 50))
+
+
+def test_seeded_determinism(models, take):
+    a = reconstruct(take, models, seed=7)
+    b = reconstruct(take, models, seed=7)
+    c = reconstruct(take, models, seed=8)
+    assert np.array_equal(a.rotations, b.rotations) and np.array_equal(a.root_pos, b.root_pos)
+    assert not np.allclose(a.rotations, c.rotations)
+
+
+def test_stitching_is_continuous_at_window_seams():
+    # Windows that disagree by a constant offset are cross-faded: no jump larger
+    # than offset / (overlap + 1) anywhere, and exact where they agree.
+    frames, window, hop = 260, 100, 50
+    starts = window_starts(frames, window, hop)
+    base = np.sin(np.arange(frames) / 10.0)[:, None]
+    wins = np.stack([base[s:s + window] + 0.5 * (i % 2) for i, s in enumerate(starts)])
+    out = stitch(wins, starts, frames)
+    assert np.abs(np.diff(out[:, 0]) - np.diff(base[:, 0])).max() <= 0.5 / 51 + 1e-9
+    agree = stitch(np.stack([base[s:s + window] for s in starts]), starts, frames)
+    assert np.allclose(agree, base)
+    assert (blend_weights(starts, window, frames) > 0).all()
+
+
+def test_sequential_mode_continues_previous_window(models, take):
+    seq = reconstruct(take, models, seed=2, mode="sequential")
+    bat = reconstruct(take, models, seed=2, mode="batched")
+    assert seq.rotations.shape == bat.rotations.shape
+    assert seq.info["denoiser_calls"] == 8 * seq.info["windows"]
+    # Continuity at the seams: the frame-to-frame change there is like anywhere else.
+    q = seq.rotations
+    step = 1.0 - np.abs((q[1:] * q[:-1]).sum(-1)).min(axis=1)
+    seams = [s - 1 for s in window_starts(q.shape[0], 100, 50)[1:]]
+    assert step[seams].max() <= max(step.max(), 1e-12)
+
+
+def test_progress_and_cancel(models, take):
+    seen = []
+    reconstruct(take, models, progress=lambda d, n: seen.append((d, n)))
+    assert seen[-1][0] == seen[-1][1] == 8 and len(seen) == 8
+    calls = []
+
+    def cancel():
+        calls.append(1)
+        return len(calls) > 3
+    with pytest.raises(Cancelled):
+        reconstruct(take, models, cancel=cancel)
+
+
+def test_guidance_uses_null_condition(models, take):
+    a = reconstruct(take, models, seed=1, guidance=1.0)
+    b = reconstruct(take, models, seed=1, guidance=2.0)
+    assert b.info["denoiser_calls"] == 2 * a.info["denoiser_calls"]
+    assert not np.allclose(a.rotations, b.rotations)
+
+
+def test_imu_only_take_gets_estimated_pressure(models):
+    n = 600
+    t = np.arange(n) / 100.0
+    acc = np.tile([0.0, 0.0, 1.0], (n, 1)) + 0.05 * np.sin(t)[:, None]
+    gyro = 20 * np.sin(3 * t)[:, None] * np.ones((1, 3))
+    feet = {s: FootStream(s, t, np.zeros((n, 0)), acc, gyro) for s in ("left", "right")}
+    r = reconstruct(Take(feet), models)
+    assert sorted(r.info["estimated_streams"]) == sorted(
+        ["left_toes", "left_heel", "left_load", "right_toes", "right_heel", "right_load"])
+    assert np.isfinite(r.rotations).all()
+
+
+def test_short_take_single_padded_window(models):
+    r = reconstruct(synthetic_walk(duration=2.0, seed=1), models)
+    assert r.frames == 60 and r.info["windows"] == 1
+
+
+def test_missing_metadata_is_a_clear_error(tmp_path):
+    with pytest.raises(TakeError, match="model_set.json"):
+        ModelSet(tmp_path)
