@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import FormatError, TakeError
 from ..take import EVENT_CODES, EVENT_FROM_CODE, SIDES, Event, FootStream, Take, TakeMeta
-from .checks import describe_lines, order_time
+from .checks import build_feet, describe_lines, order_time
 from .textparse import odd_field_error, parse_table_chunked
 
 DEVICE = "Moticon OpenGo"
@@ -242,38 +242,7 @@ def read_moticon(path) -> Take:
         raise TakeError("empty time field", path, int(lines[r]), "a time in seconds")
     keep = order_time(path, time, lines, report)
 
-    feet = {}
-    for side in SIDES:
-        if side not in layout.feet:
-            continue
-        cols = layout.core_columns(side)
-        count = np.zeros(values.shape[0], dtype=np.int32)
-        for c in cols:
-            count += np.isnan(values[:, c])
-        partial = (count > 0) & (count < len(cols)) & keep
-        if partial.any():
-            r = int(np.argmax(partial))
-            c = next(c for c in cols if np.isnan(values[r, c]))
-            raise TakeError(f"{side} foot row is partly empty (column '{names[c]}' is empty)", path,
-                            int(lines[r]), f"all {side} fields or none")
-        rows = keep & (count == 0)
-        if not rows.any():
-            report.append(f"{side} foot has columns but no samples: left out")
-            continue
-        foot = layout.feet[side]
-
-        def take_cols(kind, width=None):
-            if not foot[kind]:
-                return None
-            v = values[idx[:, None], np.array([foot[kind][i] for i in sorted(foot[kind])])[None, :]]
-            return v[:, 0] if width == 1 else v
-        idx = np.flatnonzero(rows)
-        n = idx.size
-        pressure = take_cols("pressure")
-        feet[side] = FootStream(side, time[rows], pressure if pressure is not None else np.zeros((n, 0)),
-                                take_cols("acc"), take_cols("gyro"), take_cols("force", 1), take_cols("cop"))
-    if not feet:
-        raise TakeError("neither foot has a sample", path, first_line, "rows with left or right values")
+    feet = build_feet(path, values, names, lines, keep, layout.time, layout.feet, report, first_line)
 
     events = []
     bad_codes = []
