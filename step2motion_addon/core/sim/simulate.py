@@ -26,7 +26,7 @@ from .params import SimParams
 # Relative pressure of each cell with the whole sole flat on the ground (shod
 # foot): heel and metatarsal heads/hallux high, medial arch nearly unloaded.
 DEFAULT_LOAD_PROFILE = np.array([1.0, 1.0, 0.95, 1.0, 0.55, 0.75, 0.06, 0.6,
-                                 0.65, 0.8, 1.0, 0.9, 0.8, 0.8, 0.4, 0.45])
+                                 0.75, 0.9, 1.05, 1.0, 0.95, 1.6, 0.45, 0.5])
 IMPACT_FREQ_HZ = 16.0         # heel-strike ringing of foot, shoe and insole
 IMPACT_DECAY_S = 0.018
 IMPACT_G_PER_MPS = (2.2, 6.0)  # g per m/s of landing speed: (backward along X, up along Z)

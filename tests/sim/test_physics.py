@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Physics sanity checks of the insole simulator (each could fail on a wrong model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import procedural
+from step2motion_addon.core import insole
+from step2motion_addon.core.sim import SimParams, simulate_insoles
+
+MASS = 70.0
+BW = MASS * 9.80665
+
+
+def ideal(**kw) -> SimParams:
+    return SimParams(body_mass_kg=MASS, noise=0.0, pressure_gain_spread=0.0, **kw)
+
+
+def test_standing_splits_body_weight_and_reads_gravity():
+    take = simulate_insoles(procedural.standing(), ideal())
+    assert take.meta.device == "simulated" and abs(take.rate - 100.0) < 1e-6
+    mid = slice(50, -50)
+    total = take.feet["left"].force[mid] + take.feet["right"].force[mid]
+    assert np.allclose(total, BW, rtol=0.05)                      # quantisation only
+    assert np.allclose(take.feet["left"].force[mid], BW / 2, rtol=0.08)
+    for side, f in take.feet.items():
+        cop = f.cop[mid]
+        assert np.all((cop[:, 0] > -0.3) & (cop[:, 0] < 0.3)), side   # between heel and forefoot
+        assert np.abs(f.gyro[mid]).max() < 0.5
+        assert np.allclose(f.acc[mid].mean(0), [-0.17, 0.0, 0.98], atol=0.02)
+        # Pressure follows the device: quantised, force and COP recomputed from the cells.
+        assert np.allclose(f.pressure / insole.PRESSURE_STEP, np.round(f.pressure / insole.PRESSURE_STEP))
+        force, cop2 = insole.force_and_cop(f.pressure, take.meta.insole_size)
+        assert np.allclose(force, f.force, rtol=1e-4) and np.allclose(cop2, f.cop, atol=1e-5)
+    assert not take.events or all(e.kind in ("heel_strike", "toe_off") for e in take.events)
+
+
+def test_noise_and_bias_are_realistic_but_small():
+    take = simulate_insoles(procedural.standing(), SimParams(body_mass_kg=MASS, seed=3))
+    gyro = take.feet["right"].gyro[50:-50]
+    assert 0.2 < gyro.std(0).max() < 5.0                          # noisy, not ideal, not absurd
+    acc = take.feet["right"].acc[50:-50]
+    assert np.allclose(acc.mean(0), [-0.17, 0.0, 0.98], atol=0.08)
+
+
+def test_jump_has_no_force_in_flight_and_a_hard_landing():
+    motion, (takeoff, landing) = procedural.jump(apex=0.3)
+    take = simulate_insoles(motion, ideal())
+    t = take.feet["left"].time
+    total = take.feet["left"].force + take.feet["right"].force
+    flight = (t > takeoff + 0.08) & (t < landing - 0.08)
+    assert flight.sum() > 20
+    assert total[flight].max() == 0.0
+    after = (t > landing - 0.05) & (t < landing + 0.3)
+    assert total[after].max() > 2.0 * BW
+    before = t < 0.6
+    assert np.allclose(total[before][10:], BW, rtol=0.06)
+    kinds = [(e.side, e.kind) for e in take.events]
+    assert ("left", "toe_off") in kinds and ("left", "heel_strike") in kinds
+
+
+def test_shoe_drop_sets_the_accelerometer_pitch():
+    take = simulate_insoles(procedural.standing(), ideal(shoe_drop_deg=0.0))
+    assert np.allclose(take.feet["left"].acc[50:-50].mean(0), [0.0, 0.0, 1.0], atol=0.02)
+
+
+def test_mirrored_motion_swaps_feet(shared_data):
+    from step2motion_addon.core.motion.bvh import load_bvh
+    from step2motion_addon.core.motion.retarget import motion_from_bvh
+    motion = motion_from_bvh(load_bvh(shared_data / "mocap" / "bandai" / "dataset-2_walk_normal_001.bvh.gz"))
+    a = simulate_insoles(motion, ideal(insole_size=5))
+    b = simulate_insoles(motion.mirrored(), ideal(insole_size=5))
+    for sa, sb in (("left", "right"), ("right", "left")):
+        fa, fb = a.feet[sa], b.feet[sb]
+        assert np.abs(fa.force - fb.force).max() < 1.0
+        assert np.abs(fa.cop - fb.cop).max() < 1e-3               # insole coordinates are medial-positive on both
+        assert np.abs(fa.acc - fb.acc).max() < 1e-3
+        assert np.abs(fa.gyro - fb.gyro).max() < 0.05
+    # Not trivially equal: the two feet of one take differ.
+    assert np.abs(a.feet["left"].force - a.feet["right"].force).max() > 50.0
+
+
+def test_walking_alternates_with_double_support(shared_data):
+    from step2motion_addon.core.motion.bvh import load_bvh
+    from step2motion_addon.core.motion.retarget import motion_from_bvh
+    for clip in ("bandai/dataset-2_walk_normal_001", "cmu/007_01"):
+        motion = motion_from_bvh(load_bvh(shared_data / "mocap" / (clip + ".bvh.gz")))
+        take = simulate_insoles(motion, SimParams(body_mass_kg=MASS, seed=1))
+        left = take.feet["left"].force > 0.05 * BW
+        right = take.feet["right"].force > 0.05 * BW
+        both, neither = left & right, ~left & ~right
+        assert 0.08 < both.mean() < 0.45, clip                     # double support each step
+        assert neither.mean() < 0.05, clip                          # walking: no flight
+        assert 0.1 < (left & ~right).mean() and 0.1 < (right & ~left).mean(), clip
+        heel = [e for e in take.events if e.kind == "heel_strike"]
+        sides = [e.side for e in heel]
+        alternations = sum(s1 != s2 for s1, s2 in zip(sides, sides[1:]))
+        assert len(heel) >= 3 and alternations >= 0.8 * (len(sides) - 1), clip
+        peak = max(take.feet["left"].force.max(), take.feet["right"].force.max())
+        assert 0.95 * BW < peak < 1.6 * BW, clip
+        gyro_y = take.feet["right"].gyro[:, 1]
+        assert gyro_y.std() > 2 * take.feet["right"].gyro[:, 0].std()   # pitch dominates, as on the device
