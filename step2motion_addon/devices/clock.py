@@ -3,10 +3,11 @@
 
 Host arrival times are the device's sample times plus a latency that is never
 negative but bursty (BLE connection events, OS scheduling). A plain
-least-squares fit would be biased by the bursts, so the model fits the *drift*
-(slope) by least squares over a sliding window, where bursts average out, and
-places the *offset* on the lower envelope: the fastest packets of the window
-are the ones closest to the true device-to-host relation.
+least-squares fit would be pulled by the bursts, so the model works on the
+lower envelope: the fastest packets of a sliding window are the ones closest
+to the true device-to-host relation. The drift is a least-squares line through
+the fastest packet of each of up to 20 bins of the window; the offset puts the
+line under the window's fastest packet.
 """
 
 from __future__ import annotations
@@ -107,9 +108,16 @@ class ClockModel:
         self._since_fit = 0
         d = np.fromiter(self._d, dtype=np.float64, count=len(self._d))
         h = np.fromiter(self._h, dtype=np.float64, count=len(self._h))
-        if len(d) >= 20 and np.ptp(d) > 1.0:
-            dm = d.mean()
-            slope = float(np.dot(d - dm, h - h.mean()) / np.dot(d - dm, d - dm))
+        if len(d) >= 40 and np.ptp(d) > 1.0:
+            # Least squares through the lower envelope: the fastest packet of each of
+            # k time bins. Latency bursts only ever push points up, so these points
+            # carry almost no jitter and the drift comes out in ppm, not tens of ppm.
+            k = min(20, len(d) // 20)
+            r = h - d
+            idx = np.array([a[np.argmin(r[a])] for a in np.array_split(np.arange(len(d)), k)])
+            de, he = d[idx], h[idx]
+            dm = de.mean()
+            slope = float(np.dot(de - dm, he - he.mean()) / np.dot(de - dm, de - dm))
             # Clocks of real insoles drift by ppm, not percent: refuse nonsense fits.
             self.slope = slope if abs(slope - 1.0) < 0.01 else 1.0
         self.offset = float(np.min(h - self.slope * d))
