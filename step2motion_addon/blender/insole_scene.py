@@ -191,6 +191,17 @@ def _set_option_props(root, options: SceneOptions, colour_max: float) -> None:
             root.id_properties_ui(key).update(description=ui["description"])
 
 
+def set_option(root, key: str, value) -> None:
+    """Change a visual option of a take from Python (the panel's edits do this by themselves).
+
+    Tagging the root makes the depsgraph re-read it: drivers see evaluated copies.
+    """
+    root[key] = value
+    root.update_tag()
+    if key == "s2m_color_max":
+        update_legend(root)
+
+
 def update_legend(root) -> None:
     """Rewrite the legend labels for the root's current colour range."""
     top = float(root.get("s2m_color_max", 30.0))
