@@ -41,6 +41,9 @@ def detect(path) -> str:
         raise TakeError("the file is empty", path, 1, "a Moticon .txt, a generic .csv or a .s2m take")
     if native.is_native(head):
         return "native"
+    if b"\x00" in head:        # text recordings never hold NUL bytes: refuse before reading the rest
+        raise FormatError("binary content (NUL bytes) in the first 4 KB", path, head[:head.index(b"\x00")].count(b"\n") + 1,
+                          "a Moticon .txt export or a CSV text file, or a .s2m take")
     if moticon.sniff(head):
         return "moticon"
     if generic_csv.sniff(head):
@@ -51,8 +54,8 @@ def detect(path) -> str:
         first = head.split(b"\n", 1)[0][:60].decode("utf-8", "replace").strip()
         what = f"first line {first!r}"
     raise FormatError(f"not a recording this add-on reads ({what})", path, 1,
-                      "a Moticon OpenGo .txt export ('# Start time: …' header), a CSV whose header starts "
-                      "with 'time', or a .s2m take")
+                      "a Moticon OpenGo .txt export ('# Start time: …' header), a CSV with a 'time[s]' "
+                      "column, or a .s2m take")
 
 
 def load_take(path) -> Take:

@@ -34,7 +34,7 @@ def sniff(head: bytes) -> bool:
     for line in head.split(b"\n"):
         if line.startswith(b"#"):
             continue
-        return line.startswith(b"time") and b"," in line
+        return b"," in line and (line.startswith(b"time") or b"time[s]" in line.split(b","))
     return False
 
 
