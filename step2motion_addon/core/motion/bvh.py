@@ -77,6 +77,18 @@ class BvhClip:
         return gpos, grot
 
 
+def _parse_floats(body: str) -> np.ndarray:
+    """All whitespace-separated numbers of the motion block; ValueError on any bad token."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)   # numpy signals a bad token this way
+        try:
+            values = np.fromstring(body, dtype=np.float64, sep=" ")
+        except DeprecationWarning:
+            raise ValueError("bad token") from None
+    return values
+
+
 def _read_text(path: Path) -> str:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
@@ -184,7 +196,7 @@ def load_bvh(path) -> BvhClip:
     n_chan = sum(len(c) for c in channels)
     body = "\n".join(lines[motion_line + 2:])
     try:
-        values = np.array(body.split(), dtype=np.float64)
+        values = _parse_floats(body)
     except ValueError:
         # Locate the first bad line for the message.
         for k, row in enumerate(lines[motion_line + 2:], start=motion_line + 3):
