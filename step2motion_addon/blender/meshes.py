@@ -32,7 +32,10 @@ def mesh_from_polygons(name: str, verts: np.ndarray, corner_verts: np.ndarray,
     starts = np.zeros(len(sizes), dtype=np.int32)
     np.cumsum(sizes[:-1], out=starts[1:])
     me.polygons.foreach_set("loop_start", starts)
-    me.polygons.foreach_set("loop_total", sizes)   # ignored by 4.x+, harmless
+    try:        # derived from loop_start since 3.6; kept for builds that still store it
+        me.polygons.foreach_set("loop_total", sizes)
+    except (TypeError, AttributeError, RuntimeError):
+        pass
     me.update(calc_edges=True)
     return me
 
