@@ -7,7 +7,7 @@ One scan finds both feet (NUS service UUID + ``OI-L-``/``OI-R-`` name); the
 time), then the feet stream concurrently. Each foot has a
 ``disconnected_callback`` *and* a no-data watchdog: some stacks (and a
 peripheral that dies) never report a disconnect, so ~10 missing frame periods
-count as a stall and the foot is reconnected with exponential backoff. The
+(at least ``min_stall_s``) count as a stall and the foot is reconnected with exponential backoff. The
 notification callback only timestamps, decodes and hands over.
 
 bleak is imported inside :meth:`BleSource.run` so the rest of the package
@@ -46,13 +46,16 @@ def negotiated_mtu(client, tx_char) -> int:
 
 class BleSource:
     def __init__(self, feet=("left", "right"), adapter: str | None = None, scan_timeout: float = 20.0,
-                 rate_hz: int = 100, stall_periods: int = 10, first_data_timeout: float = 3.0,
+                 rate_hz: int = 100, stall_periods: int = 10, min_stall_s: float = 0.5,
+                 first_data_timeout: float = 3.0,
                  connect_timeout: float = 15.0, backoff: tuple = (0.5, 8.0), cells: int = 16):
         self.feet = tuple(feet)
         self.adapter = adapter
         self.scan_timeout = scan_timeout
         self.rate_hz = rate_hz
-        self.stall_s = stall_periods / rate_hz
+        # ~10 missed frame periods, but never less than min_stall_s: OS scheduling and BLE
+        # connection events deliver in bursts, and a false stall costs a reconnect.
+        self.stall_s = max(stall_periods / rate_hz, min_stall_s)
         self.first_data_timeout = first_data_timeout
         self.connect_timeout = connect_timeout
         self.backoff = backoff

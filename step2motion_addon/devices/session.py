@@ -91,6 +91,7 @@ class LiveSession:
         self._period = {s: _PeriodGuess() for s in SIDES}
         self._pending_gap: dict[str, str] = {}
         self._drain_delay: deque = deque(maxlen=5000)
+        self.events: deque = deque(maxlen=100)     # (seconds, side, kind, detail): shown in the UI/stats
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._task: asyncio.Task | None = None
@@ -224,6 +225,8 @@ class LiveSession:
     def device_event(self, side: str, kind: str, detail: str = "") -> None:
         """connected / disconnected / stalled / reconnected / battery / rssi."""
         stats = self.feet[side]
+        if kind not in ("battery", "rssi"):
+            self.events.append((round(self.now(), 3), side, kind, detail))
         if kind == "connected":
             stats.connects += 1
             if stats.connects > 1:
@@ -257,6 +260,7 @@ class LiveSession:
             "drain_latency_ms_p50": round(float(np.percentile(delays, 50)) * 1e3, 3) if len(delays) else None,
             "drain_latency_ms_p95": round(float(np.percentile(delays, 95)) * 1e3, 3) if len(delays) else None,
             "errors": list(self.errors),
+            "events": [list(e) for e in self.events],
         }
         source_stats = getattr(self.source, "stats", None)
         if callable(source_stats):
