@@ -43,9 +43,19 @@ class BvhClip:
     def index(self, name: str) -> int:
         return self.names.index(name)
 
-    def local_transforms(self) -> tuple[np.ndarray, np.ndarray]:
-        """Local translations (T, J, 3) and rotations (T, J, 4) of every joint."""
+    def needed(self, joints) -> list:
+        """The given joints and all their ancestors, parents first."""
+        keep = set()
+        for j in joints:
+            while j >= 0 and j not in keep:
+                keep.add(j)
+                j = int(self.parents[j])
+        return sorted(keep)
+
+    def local_transforms(self, joints=None) -> tuple[np.ndarray, np.ndarray]:
+        """Local translations (T, J, 3) and rotations (T, J, 4); only ``joints`` filled if given."""
         t_count, j_count = self.frames, len(self.names)
+        wanted = set(range(j_count)) if joints is None else set(joints)
         trans = np.broadcast_to(self.offsets, (t_count, j_count, 3)).copy()
         quats = np.zeros((t_count, j_count, 4))
         quats[..., 0] = 1.0
@@ -53,21 +63,28 @@ class BvhClip:
         for j, chans in enumerate(self.channels):
             cols = np.arange(col, col + len(chans))
             col += len(chans)
-            pos = [(c, _POS[name]) for c, name in zip(cols, chans) if name in _POS]
-            for c, axis in pos:
-                trans[:, j, axis] = self.motion[:, c]
+            if j not in wanted:
+                continue
+            for c, name in zip(cols, chans):
+                if name in _POS:
+                    trans[:, j, _POS[name]] = self.motion[:, c]
             rcols = [c for c, name in zip(cols, chans) if name in _ROT]
             if rcols:
                 order = "".join(_ROT[name] for name in chans if name in _ROT)
                 quats[:, j] = rot.from_euler(self.motion[:, rcols], order)
         return trans, quats
 
-    def fk(self) -> tuple[np.ndarray, np.ndarray]:
-        """Global joint positions (T, J, 3) and rotations (T, J, 4), file units and axes."""
-        trans, quats = self.local_transforms()
-        gpos = np.empty_like(trans)
-        grot = np.empty_like(quats)
-        for j, p in enumerate(self.parents):
+    def fk(self, joints=None, local=None) -> tuple[np.ndarray, np.ndarray]:
+        """Global positions (T, J, 3) and rotations (T, J, 4), file units and axes.
+
+        With ``joints``, only those and their ancestors are computed (others stay 0).
+        """
+        order = self.needed(joints) if joints is not None else list(range(len(self.names)))
+        trans, quats = local if local is not None else self.local_transforms(order)
+        gpos = np.zeros_like(trans)
+        grot = np.zeros_like(quats)
+        for j in order:
+            p = int(self.parents[j])
             if p < 0:
                 gpos[:, j] = trans[:, j]
                 grot[:, j] = quats[:, j]

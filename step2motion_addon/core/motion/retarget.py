@@ -139,7 +139,9 @@ def motion_from_bvh(clip: BvhClip, meta: dict | None = None) -> Motion:
     except KeyError as exc:
         raise FormatError(f"skeleton lacks joints {exc.args[0]}", clip.path, None,
                           "a humanoid with hips, spine, neck, head, arms, legs, feet and toes") from None
-    gpos, grot = clip.fk()
+    needed = clip.needed(src.values())
+    local = clip.local_transforms(needed)
+    gpos, grot = clip.fk(needed, local)
     scale, m = _detect_units_and_up(gpos, src)
     qm = rot.from_matrix(m)
     t_count = clip.frames
@@ -167,7 +169,7 @@ def motion_from_bvh(clip: BvhClip, meta: dict | None = None) -> Motion:
     info["units_to_m"] = scale
     # Joints reached in the source through extra animated joints (e.g. a second
     # neck joint): a fixed canonical bone can only approximate their position.
-    _, lq = clip.local_transforms()
+    lq = local[1]
     info["indirect_joints"] = [n for n in mapped if n != "Hips"
                                and _via_animated(clip.parents, lq, src[n], src[_mapped_parent(n, src)])]
     return Motion(clip.fps, offsets, rotations, tgt[:, 0].copy(), info)
