@@ -84,27 +84,23 @@ def parse_table(buf: bytes, ncols: int, sep: int, path: str, first_line: int,
         raise TakeError(f"field '{_text(buf, starts[tok], ends[tok])}' is not a number", path,
                         first_line + tok // ncols, f"a number in column '{names[tok % ncols]}'")
 
-    values = np.empty((nrows, ncols), dtype=np.float64)
-    for c in range(ncols):
-        sl = slice(c, None, ncols)
-        d_at, il, dl = dot_at[sl], intlen[sl], declen[sl]
-        I, D = int(il.max()), int(dl.max())
-        if I + D > MAX_DIGITS:
-            # Very long numbers are rare: exact but slow path for this column.
-            col = np.array([_float_or_nan(buf[s:e]) for s, e in zip(starts[sl], ends[sl])])
-            values[:, c] = col
-            continue
-        mant = np.zeros(nrows, dtype=np.int64)
-        for k in range(1, I + 1):
-            digit = np.take(a, d_at - k, mode="clip").astype(np.int64) - 48
-            mant += np.where(k <= il, digit, 0) * (10 ** (D + k - 1))
-        for k in range(1, D + 1):
-            digit = np.take(a, d_at + k, mode="clip").astype(np.int64) - 48
-            mant += np.where(k <= dl, digit, 0) * (10 ** (D - k))
-        v = mant / float(10 ** D)
-        v[neg[sl]] *= -1.0
-        v[empty[sl]] = np.nan
-        values[:, c] = v
+    I, D = int(intlen.max()), int(declen.max())
+    if I + D <= MAX_DIGITS:
+        # Digits gathered at fixed offsets around each field's decimal point, masked to the field,
+        # and summed with powers of ten in one matrix product: exact integers, one division.
+        offs = np.r_[-np.arange(I, 0, -1), np.arange(1, D + 1)]
+        weights = 10.0 ** np.r_[np.arange(D + I - 1, D - 1, -1), np.arange(D - 1, -1, -1)]
+        digits = np.take(a, dot_at[:, None] + offs[None, :], mode="clip") - np.uint8(48)
+        keep = np.concatenate([offs[None, :I] >= -intlen[:, None], offs[None, I:] <= declen[:, None]], axis=1)
+        digits *= keep
+        v = digits.astype(np.float64) @ weights      # float64 @ float64 runs in BLAS
+        v /= 10.0 ** D
+    else:
+        # Very long numbers are rare: exact but slow path.
+        v = np.array([_float_or_nan(buf[s:e]) for s, e in zip(starts, ends)])
+    v[neg] *= -1.0
+    v[empty] = np.nan
+    values = v.reshape(nrows, ncols)
 
     odd = []
     for tok in sorted(odd_tok):
@@ -140,12 +136,12 @@ def odd_field_error(path: str, line: int, column: str, text: str) -> TakeError:
     return TakeError(f"field {shown!r} in column '{column}' is not a number", path, line, "a plain decimal number")
 
 
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
 
 
 def parse_table_chunked(data: bytes, start: int, end: int, ncols: int, sep: int, path: str, first_line: int,
                         names: list[str]) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
-    """:func:`parse_table` of ``data[start:end]`` (whole lines) in ~4 MB slices.
+    """:func:`parse_table` of ``data[start:end]`` (whole lines) in ~1 MB slices.
 
     Temporaries stay bounded, so peak memory is about the file plus the result.
     """
