@@ -1,15 +1,29 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Cost of the pose denoiser on this CPU via onnxruntime, against the published sampling cost.
+"""Pose model runtime on this CPU (onnxruntime), ours against the published-style cost, in one run.
 
-``python -m bench.bench_models`` (needs torch to export a randomly initialised
-model of the default architecture; timings do not depend on the weights).
-Prints one denoiser call for a 100-frame window at batch 1 and batched, the
-few-step offline cost per second of motion, and the published-style cost
-(200 calls per window, 50 new frames per window) measured in the same run.
+``python -m bench.bench_models [--quick]`` (needs torch to export randomly
+initialised models; timings do not depend on the weights).
+
+Part 1 — denoiser levers, each row adding one change to the row above, cost per
+window of the offline sampler (windows batched 32 per call) and the seconds of
+new motion each window adds (hop / rate), so every row reads as × real time:
+
+* published-style reference: published size (width 256, FFN 512, 2 layers,
+  3 tokens per frame), condition encoded inside every call, 200 calls per
+  window, hop 50, windows strictly in sequence (batch 1);
+* the previous default (width 128, 3 tokens per frame, condition in every
+  call, 8 calls, hop 50), then: 1 token per frame; condition encoder once per
+  window; offline hop; fewer calls; int8 weights.
+
+Part 2 — end to end, from a take file on disk to the Reconstruction (load,
+features with AHRS, pose encoder + denoiser, root model, rotations) with the
+default config, as × real time, next to the published-style figure.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import json
 import tempfile
 import time
@@ -18,67 +32,162 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+PUBLISHED = {"d_model": 256, "layers": 2, "heads": 4, "ffn": 512, "d_stream": 64, "stream_hidden": 256,
+             "dropout": 0.0, "tokens": "groups"}
+PUBLISHED_CALLS, PUBLISHED_HOP = 200, 50
 
 
 def _time(fn, repeat):
     fn()                                    # warm-up (allocations, graph optimisation)
-    best = []
+    runs = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
-        best.append(time.perf_counter() - t0)
-    return float(np.median(best))
+        runs.append(time.perf_counter() - t0)
+    return float(np.median(runs))
 
 
-def main(threads: int = 2) -> dict:
+def _session(path, threads):
     import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def denoiser_cost(pose_cfg: dict, tmp: Path, batch: int, window: int = 100, split: bool = True,
+                  int8: bool = False, threads: int = 2, repeat: int = 5) -> dict:
+    """Seconds per window: one encoder call and one denoiser call, at ``batch`` windows per call.
+
+    ``split=False`` exports the whole forward (condition encoded inside every
+    denoiser call), as the published model and the previous default did.
+    """
     import torch
 
     from training import export, models
-
-    cfg = json.loads((ROOT / "training" / "config" / "cpu_default.json").read_text())
     torch.manual_seed(0)
-    model = models.build("pose", cfg["models"]["pose"])
-    params = models.count_parameters(model)
-    window, hop, calls = cfg["window"], cfg["hop"], cfg["diffusion"]["calls"]
-    rate = cfg["rate"]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "pose.onnx"
-        export.export_onnx("pose", model, path, window)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        sess = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        rng = np.random.default_rng(0)
+    model = models.build("pose", pose_cfg).eval()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, window, 135)).astype(np.float32)
+    t = np.full(batch, 500.0, np.float32)
+    cond = rng.standard_normal((batch, window, 58)).astype(np.float32)
+    mask = np.ones((batch, 8), np.float32)
+    tag = f"{abs(hash(json.dumps(pose_cfg, sort_keys=True)))}_{split}_{int8}"
+    if not split:
+        path = tmp / f"full_{tag}.onnx"
+        with torch.no_grad():
+            torch.onnx.export(model, tuple(torch.from_numpy(a) for a in (x[:1], t[:1], cond[:1], mask[:1])),
+                              str(path), input_names=["x_t", "t", "cond", "cond_mask"], output_names=["x0"],
+                              dynamic_axes={"x_t": {0: "b"}, "t": {0: "b"}, "cond": {0: "b"},
+                                            "cond_mask": {0: "b"}, "x0": {0: "b"}},
+                              opset_version=export.OPSET, dynamo=False)
+        if int8:
+            export.quantize_int8(path)
+        sess = _session(path, threads)
+        call = _time(lambda: sess.run(None, {"x_t": x, "t": t, "cond": cond, "cond_mask": mask}), repeat)
+        return {"encode": 0.0, "call": call / batch, "params": models.count_parameters(model)}
+    enc_path, den_path = tmp / f"cond_{tag}.onnx", tmp / f"step_{tag}.onnx"
+    export.export_onnx("pose_cond", model, enc_path, window, int8=int8)
+    export.export_onnx("pose", model, den_path, window, int8=int8)
+    enc, den = _session(enc_path, threads), _session(den_path, threads)
+    memory = enc.run(None, {"cond": cond, "cond_mask": mask})[0]
+    encode = _time(lambda: enc.run(None, {"cond": cond, "cond_mask": mask}), repeat)
+    call = _time(lambda: den.run(None, {"x_t": x, "t": t, "memory": memory}), repeat)
+    return {"encode": encode / batch, "call": call / batch, "params": models.count_parameters(model)}
 
-        def call(b):
-            feeds = {"x_t": rng.standard_normal((b, window, 135)).astype(np.float32),
-                     "t": np.full(b, 500.0, np.float32),
-                     "cond": rng.standard_normal((b, window, 58)).astype(np.float32),
-                     "cond_mask": np.ones((b, 8), np.float32)}
-            return lambda: sess.run(None, feeds)
-        t1 = _time(call(1), 20)
-        batched = {b: _time(call(b), 5) for b in (8, 32)}
-    new_s = hop / rate                              # seconds of new motion per window
-    published = 200 * t1                            # 200 sequential calls per window
-    ours_seq = calls * t1                           # few-step, sequential (streaming)
-    ours_batch = calls * batched[32] / 32           # few-step, 32 windows per call (offline)
-    rows = [
-        ("parameters (pose denoiser)", f"{params:,}", ""),
-        ("1 call, 100-frame window, batch 1", f"{t1 * 1e3:.1f} ms", ""),
-        ("1 call, batch 8 (per window)", f"{batched[8] / 8 * 1e3:.1f} ms", f"{t1 / (batched[8] / 8):.1f}x vs batch 1"),
-        ("1 call, batch 32 (per window)", f"{batched[32] / 32 * 1e3:.1f} ms", f"{t1 / (batched[32] / 32):.1f}x vs batch 1"),
-        ("published: 200 calls / window (50 new frames)", f"{published:.2f} s", f"{new_s / published:.2f}x real time"),
-        (f"ours streaming: {calls} calls / window", f"{ours_seq * 1e3:.0f} ms", f"{new_s / ours_seq:.1f}x real time"),
-        (f"ours offline: {calls} calls, 32 windows batched", f"{ours_batch * 1e3:.1f} ms/window",
-         f"{new_s / ours_batch:.0f}x real time"),
-        ("speed-up offline vs published", f"{published / ours_batch:.0f}x", ""),
-    ]
-    print(f"Pose denoiser on onnxruntime, {threads} threads, window {window}, hop {hop} @ {rate:g} Hz")
-    for name, value, ratio in rows:
-        print(f"  {name:<48s} {value:>16s}  {ratio}")
-    return {"params": params, "call_b1_s": t1, "call_b8_s": batched[8], "call_b32_s": batched[32],
-            "published_window_s": published, "ours_stream_window_s": ours_seq, "ours_offline_window_s": ours_batch}
+
+def end_to_end(cfg: dict, tmp: Path, minutes: float = 2.0, threads: int = 2) -> dict:
+    """File → Reconstruction with a randomly initialised default model set; seconds per stage."""
+    import torch
+
+    from step2motion_addon.core.formats import load_take, save_take
+    from step2motion_addon.core.inference import ModelSet, reconstruct
+    from step2motion_addon.core.synthetic import synthetic_walk
+    from training import export, models, train
+    torch.manual_seed(0)
+    clips = train.synthetic_clips(2, seed=0)
+    norms = train.fit_normalisers(clips)
+    built = {k: models.build(k, cfg["models"][k]) for k in ("pose", "root", "pressure")}
+    out = tmp / "model_set"
+    export.export_models(built, cfg, norms, out, clips[0]["offsets"], check=False)
+    take_path = tmp / "walk.s2m"
+    save_take(synthetic_walk(duration=60.0 * minutes, seed=3), take_path)
+    ms = ModelSet(out, intra_op_threads=threads)
+    reconstruct(load_take(take_path), ms)                  # warm-up (first-call allocations)
+    t0 = time.perf_counter()
+    take = load_take(take_path)
+    t_load = time.perf_counter() - t0
+    r = reconstruct(take, ms)
+    total = time.perf_counter() - t0
+    s = r.info["seconds"]
+    return {"duration_s": r.frames / r.rate, "load": t_load, "features": s["features"], "pose": s["pose"],
+            "root": s["root"], "total": total, "windows": r.info["windows"],
+            "denoiser_calls": r.info["denoiser_calls"], "realtime": (r.frames / r.rate) / total}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    args = ap.parse_args(argv)
+    repeat = 3 if args.quick else 5
+    cfg = json.loads((ROOT / "training" / "config" / "cpu_default.json").read_text())
+    rate, window = cfg["rate"], cfg["window"]
+    calls, hop, off_hop = cfg["diffusion"]["calls"], cfg["hop"], cfg.get("offline_hop", cfg["hop"])
+    ours = dict(cfg["models"]["pose"], dropout=0.0)
+    old = dict(ours, tokens="groups")
+    b, th = 32, args.threads
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        pub = denoiser_cost(PUBLISHED, tmp, 1, window, split=False, threads=th, repeat=repeat)
+        c_old = denoiser_cost(old, tmp, b, window, split=False, threads=th, repeat=repeat)
+        c_tok = denoiser_cost(ours, tmp, b, window, split=False, threads=th, repeat=repeat)
+        c_split = denoiser_cost(ours, tmp, b, window, split=True, threads=th, repeat=repeat)
+        c_int8 = denoiser_cost(ours, tmp, b, window, split=True, int8=True, threads=th, repeat=repeat)
+        c_1thr = denoiser_cost(ours, tmp, b, window, split=True, threads=1, repeat=repeat)
+        e2e = end_to_end(cfg, tmp, threads=th)
+
+    def per_window(c, n_calls):
+        return c["encode"] + n_calls * c["call"]
+
+    pub_w = PUBLISHED_CALLS * pub["call"]
+    pub_rt = (PUBLISHED_HOP / rate) / pub_w
+
+    rows = []
+
+    def row(name, c, n_calls, h, note=""):
+        w = per_window(c, n_calls)
+        rt = (h / rate) / w
+        rows.append((name, f"{c['call'] * 1e3:.2f}", f"{c['encode'] * 1e3:.2f}", str(n_calls), str(h),
+                     f"{w * 1e3:.1f}", f"{rt:.1f}x", f"{rt / pub_rt:.0f}x", note))
+        return rt
+
+    row("published-style (width 256, 3 tok/frame, batch 1)", pub, PUBLISHED_CALLS, PUBLISHED_HOP,
+        f"{pub['params']:,} params")
+    row("previous default: 3 tok/frame, cond in call", c_old, 8, 50, f"{c_old['params']:,} params")
+    row("+ 1 token per frame", c_tok, 8, 50)
+    row("+ condition encoded once per window", c_split, 8, 50, f"{c_split['params']:,} params")
+    row(f"+ offline hop {off_hop} (overlap {window - off_hop})", c_split, 8, off_hop)
+    row(f"+ {calls} calls (default)", c_split, calls, off_hop)
+    row("  same, int8 dynamic weights", c_int8, calls, off_hop, "not default: accuracy TBD")
+    row("  same, fp32, 1 thread", c_1thr, calls, off_hop)
+    print(f"Pose denoiser, onnxruntime ORT_ENABLE_ALL, {th} threads, window {window} @ {rate:g} Hz; "
+          f"offline rows batch {b} windows per call; published row: {PUBLISHED_CALLS} calls, batch 1")
+    head = ("configuration", "call ms/win", "enc ms/win", "calls", "hop", "ms/window", "x real time", "vs pub")
+    widths = (52, 11, 10, 5, 4, 9, 11, 6)
+    print("  " + " ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    for r in rows:
+        print("  " + " ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+              + ("  " + r[-1] if r[-1] else ""))
+    print(f"\nEnd to end, default config, {e2e['duration_s']:.0f} s synthetic walk, .s2m file → Reconstruction "
+          f"({e2e['windows']} windows, {e2e['denoiser_calls']} denoiser calls):")
+    for k in ("load", "features", "pose", "root", "total"):
+        print(f"  {k:<10s} {e2e[k]:7.3f} s")
+    print(f"  ours: {e2e['realtime']:.1f}x real time; published-style: {pub_rt:.2f}x real time "
+          f"(ratio {e2e['realtime'] / pub_rt:.0f}x, same run)")
+    return {"published_rt": pub_rt, "e2e": e2e, "costs": {"published": pub, "old": c_old, "tokens": c_tok,
+                                                          "split": c_split, "int8": c_int8, "one_thread": c_1thr}}
 
 
 if __name__ == "__main__":

@@ -25,51 +25,84 @@ from step2motion_addon.core.motion.skeleton import CANONICAL_JOINTS, CANONICAL_P
 
 from . import models as M
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 OPSET = 17
 METADATA_NAME = "model_set.json"
 
 
-def _example_inputs(kind: str, window: int, batch: int = 2, seed: int = 0):
+def _example_inputs(kind: str, window: int, batch: int = 2, seed: int = 0, model=None):
     g = torch.Generator().manual_seed(seed)
     n_imu = len(stream_columns(IMU_STREAMS))
-    if kind == "pose":
-        return {"x_t": torch.randn(batch, window, POSE_DIM, generator=g),
-                "t": torch.tensor([999.0, 3.0])[:batch].reshape(batch),
-                "cond": torch.randn(batch, window, FEATURE_DIM, generator=g),
+    if kind in ("pose", "pose_cond"):
+        cond = {"cond": torch.randn(batch, window, FEATURE_DIM, generator=g),
                 "cond_mask": (torch.rand(batch, len(STREAMS), generator=g) > 0.3).float()}
+        if kind == "pose_cond":
+            return cond
+        x_t = torch.randn(batch, window, POSE_DIM, generator=g)
+        t = torch.tensor([999.0, 3.0])[:batch].reshape(batch)
+        with torch.no_grad():      # a realistic memory: the model's own encoding of a random condition
+            memory = model.encode(cond["cond"], cond["cond_mask"])
+        return {"x_t": x_t, "t": t, "memory": memory}
     if kind in ("root", "pressure"):
         return {"imu": torch.randn(batch, window, n_imu, generator=g)}
     return {"cond": torch.randn(batch, window, FEATURE_DIM, generator=g)}
 
 
-OUTPUT_NAME = {"pose": "x0", "root": "root", "pressure": "pressure", "transformer": "pose", "mlp": "pose"}
+OUTPUT_NAME = {"pose": "x0", "pose_cond": "memory", "root": "root", "pressure": "pressure",
+               "transformer": "pose", "mlp": "pose"}
+FRAME_AXIS = {"x_t": 1, "cond": 1, "imu": 1, "memory": 4, "x0": 1, "root": 1, "pressure": 1, "pose": 1}
 
 
-def export_onnx(kind: str, model: torch.nn.Module, path: Path, window: int) -> dict:
-    """Write one ONNX file (batch and frame axes dynamic); returns its I/O description."""
+def graph_module(kind: str, model: torch.nn.Module) -> torch.nn.Module:
+    """The module exported for ``kind``: the pose denoiser is split into its two halves."""
+    if kind == "pose":
+        return M.PoseStepGraph(model)
+    if kind == "pose_cond":
+        return M.PoseEncoderGraph(model)
+    return model
+
+
+def export_onnx(kind: str, model: torch.nn.Module, path: Path, window: int, int8: bool = False) -> dict:
+    """Write one ONNX file (batch and frame axes dynamic); returns its I/O description.
+
+    For the pose model ``kind`` is "pose" (one denoiser call, given the memory)
+    or "pose_cond" (condition → memory, once per window); ``model`` is the
+    whole :class:`~training.models.PoseDenoiser` for both.
+    """
     model.eval()
-    inputs = _example_inputs(kind, window)
+    inputs = _example_inputs(kind, window, model=model)
     names = list(inputs)
-    dyn = {n: {0: "batch"} for n in names}
-    for n in names:
-        if n != "t" and n != "cond_mask":
-            dyn[n][1] = "frames"
-    dyn[OUTPUT_NAME[kind]] = {0: "batch", 1: "frames"}
+    out = OUTPUT_NAME[kind]
+    dyn = {n: {0: "batch"} for n in names + [out]}
+    for n in names + [out]:
+        if n in FRAME_AXIS:
+            dyn[n][FRAME_AXIS[n]] = "frames"
     with torch.no_grad():
-        torch.onnx.export(model, tuple(inputs.values()), str(path), input_names=names,
-                          output_names=[OUTPUT_NAME[kind]], dynamic_axes=dyn, opset_version=OPSET,
-                          dynamo=False)
-    return {"file": path.name, "inputs": names, "output": OUTPUT_NAME[kind]}
+        torch.onnx.export(graph_module(kind, model), tuple(inputs.values()), str(path), input_names=names,
+                          output_names=[out], dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
+    if int8:
+        quantize_int8(path)
+    return {"file": path.name, "inputs": names, "output": out, "int8": bool(int8)}
+
+
+def quantize_int8(path: Path) -> None:
+    """Dynamic int8 quantisation of the MatMul/Gemm weights, in place (activations stay fp32)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    tmp = path.with_suffix(".fp32.onnx")
+    path.replace(tmp)
+    try:
+        quantize_dynamic(str(tmp), str(path), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def parity(kind: str, model: torch.nn.Module, path: Path, window: int, seed: int = 1) -> float:
     """Max |torch − onnxruntime| on fixed random inputs."""
     import onnxruntime as ort
     model.eval()
-    inputs = _example_inputs(kind, window, seed=seed)
+    inputs = _example_inputs(kind, window, seed=seed, model=model)
     with torch.no_grad():
-        ref = model(*inputs.values()).numpy()
+        ref = graph_module(kind, model)(*inputs.values()).numpy()
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
     return float(np.max(np.abs(ref - got)))
@@ -84,11 +117,13 @@ def metadata(cfg: dict, normalisers: dict, offsets: np.ndarray, files: dict, sou
         "rate": cfg.get("rate", MODEL_RATE),
         "window": cfg["window"],
         "hop": cfg["hop"],
+        "offline_hop": cfg.get("offline_hop", cfg["hop"]),
         "features": {"names": feature_names(), "streams": [[n, w] for n, w in STREAMS],
                      "imu_columns": stream_columns(IMU_STREAMS).tolist(),
                      "pressure_columns": stream_columns(PRESSURE_STREAMS).tolist(),
                      "ahrs_backend": ahrs_backend, "normaliser": normalisers["features"].to_dict()},
         "pose": {"dim": POSE_DIM, "token_groups": [[n, idx] for n, idx in TOKEN_GROUPS],
+                 "tokens": cfg["models"].get("pose", {}).get("tokens", "frame"),
                  "normaliser": normalisers["pose"].to_dict()},
         "root": {"dim": ROOT_DIM, "normaliser": normalisers["root"].to_dict()},
         "skeleton": {"joints": list(CANONICAL_JOINTS), "parents": list(CANONICAL_PARENTS),
@@ -109,15 +144,20 @@ def metadata(cfg: dict, normalisers: dict, offsets: np.ndarray, files: dict, sou
 
 def export_models(models: dict, cfg: dict, normalisers: dict, out: Path, offsets: np.ndarray,
                   sources: list[dict] | None = None, metrics: dict | None = None,
-                  ahrs_backend: str = "imufusion", check: bool = True) -> dict:
-    """Export in-memory models ({kind: module}) and write the metadata JSON; returns it."""
+                  ahrs_backend: str = "imufusion", check: bool = True, int8: bool = False) -> dict:
+    """Export in-memory models ({kind: module}) and write the metadata JSON; returns it.
+
+    The pose model becomes two files (``pose_cond.onnx`` and ``pose.onnx``).
+    ``int8``: dynamic int8 weights (parity is then reported, not ≤1e-4).
+    """
     out.mkdir(parents=True, exist_ok=True)
     files, errs = {}, {}
     for kind, model in models.items():
-        path = out / f"{kind}.onnx"
-        files[kind] = export_onnx(kind, model, path, cfg["window"])
-        if check:
-            errs[kind] = parity(kind, model, path, cfg["window"])
+        for part in (("pose_cond", "pose") if kind == "pose" else (kind,)):
+            path = out / f"{part}.onnx"
+            files[part] = export_onnx(part, model, path, cfg["window"], int8=int8)
+            if check:
+                errs[part] = parity(part, model, path, cfg["window"])
     meta = metadata(cfg, normalisers, offsets, files, sources or [], metrics or {}, errs, ahrs_backend)
     (out / METADATA_NAME).write_text(json.dumps(meta, indent=1))
     return meta
@@ -129,6 +169,7 @@ def main(argv=None) -> int:
     ap.add_argument("--run", required=True, help="directory written by training.train")
     ap.add_argument("--out", required=True)
     ap.add_argument("--offsets", help="JSON (22×3) rest offsets of the output skeleton; default: the run's")
+    ap.add_argument("--int8", action="store_true", help="dynamic int8 weights (see docs/models.md for the cost)")
     args = ap.parse_args(argv)
     run = Path(args.run)
     cfg = json.loads((run / "config.json").read_text())
@@ -145,7 +186,7 @@ def main(argv=None) -> int:
     sources = json.loads((run / "sources.json").read_text()) if (run / "sources.json").exists() else []
     offsets_path = Path(args.offsets) if args.offsets else run / "offsets.json"
     offsets = np.array(json.loads(offsets_path.read_text())) if offsets_path.exists() else np.zeros((22, 3))
-    meta = export_models(models, cfg, norms, Path(args.out), offsets, sources, metrics)
+    meta = export_models(models, cfg, norms, Path(args.out), offsets, sources, metrics, int8=args.int8)
     for kind, err in meta["onnx_parity_max_abs"].items():
         print(f"{kind}: {meta['models'][kind]['file']} parity max |Δ| = {err:.2e}")
     return 0

@@ -66,7 +66,12 @@ class SelfAttention(nn.Module):
 
 
 class PerModalityCrossAttention(nn.Module):
-    """One head per sensor stream: head h's keys/values come from stream h only."""
+    """One head per sensor stream: head h's keys/values come from stream h only.
+
+    Keys/values depend on the condition only, never on the noisy pose or the
+    diffusion step, so :meth:`memory` runs once per window (its own ONNX graph)
+    and every denoiser call reuses them.
+    """
 
     def __init__(self, d: int, n_streams: int, d_stream: int):
         super().__init__()
@@ -78,12 +83,15 @@ class PerModalityCrossAttention(nn.Module):
         self.kv_b = nn.Parameter(torch.zeros(n_streams, 1, 2 * self.dh))
         self.out = nn.Linear(d, d)
 
-    def forward(self, x, streams):
-        # x (B, N, d); streams (B, S, W, d_stream)
+    def memory(self, streams):
+        """streams (B, S, W, d_stream) → keys and values (B, 2, S, W, dh)."""
+        kv = torch.einsum("bswc,sce->bswe", streams, self.kv_w) + self.kv_b      # (B, S, W, 2dh)
+        return torch.stack([kv[..., :self.dh], kv[..., self.dh:]], dim=1)
+
+    def forward(self, x, k, v):
+        # x (B, N, d); k, v (B, S, W, dh)
         b, n, d = x.shape
         q = self.q(x).reshape(b, n, self.h, self.dh).transpose(1, 2)            # (B, S, N, dh)
-        kv = torch.einsum("bswc,sce->bswe", streams, self.kv_w) + self.kv_b      # (B, S, W, 2dh)
-        k, v = kv[..., :self.dh], kv[..., self.dh:]
         return self.out(attention(q, k, v).transpose(1, 2).reshape(b, n, d))
 
 
@@ -97,10 +105,10 @@ class DenoiserLayer(nn.Module):
         self.step = nn.Linear(d, d)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x, step_emb, streams):
+    def forward(self, x, step_emb, k, v):
         x = x + self.step(step_emb).unsqueeze(1)           # diffusion step in every layer
         x = x + self.drop(self.self_attn(self.n1(x)))
-        x = x + self.drop(self.cross(self.n2(x), streams))
+        x = x + self.drop(self.cross(self.n2(x), k, v))
         return x + self.drop(self.ffn(self.n3(x)))
 
 
@@ -129,13 +137,24 @@ class StreamEncoder(nn.Module):
 
 
 class PoseDenoiser(nn.Module):
-    """x₀-predicting denoiser over a window of poses (3 tokens per frame)."""
+    """x₀-predicting denoiser over a window of poses.
+
+    ``tokens="frame"`` (default): one token per frame holding the whole pose.
+    ``tokens="groups"``: three tokens per frame (left leg, right leg, rest), as
+    the published model; 3× the sequence length, ≈3× slower per call (see
+    docs/models.md). Split in two for inference: :meth:`encode` (condition →
+    per-layer cross-attention keys/values, once per window) and :meth:`denoise`
+    (one sampler call); :meth:`forward` chains them for training.
+    """
 
     def __init__(self, d_model=128, layers=2, heads=4, ffn=256, d_stream=32, stream_hidden=64,
-                 dropout=0.1, diffusion_steps=1000):
+                 dropout=0.1, diffusion_steps=1000, tokens="frame"):
         super().__init__()
+        if tokens not in ("frame", "groups"):
+            raise ValueError(f"tokens must be 'frame' or 'groups', not {tokens!r}")
         self.diffusion_steps = diffusion_steps
-        self.groups = [idx for _, idx in TOKEN_GROUPS]
+        self.tokens = tokens
+        self.groups = [idx for _, idx in TOKEN_GROUPS] if tokens == "groups" else [list(range(POSE_DIM))]
         for k, idx in enumerate(self.groups):
             self.register_buffer(f"group_idx_{k}", torch.tensor(idx, dtype=torch.long), persistent=False)
         order = np.argsort(np.concatenate(self.groups))
@@ -150,22 +169,57 @@ class PoseDenoiser(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.d = d_model
 
-    def forward(self, x_t, t, cond, cond_mask):
-        # x_t (B, W, POSE_DIM) normalised noisy pose; t (B,) float step; cond (B, W, 58); cond_mask (B, S)
+    def encode(self, cond, cond_mask):
+        """cond (B, W, 58) normalised, cond_mask (B, S) → memory (B, layers, 2, S, W, d/S)."""
+        s = self.streams(cond, cond_mask)
+        return torch.stack([layer.cross.memory(s) for layer in self.layers], dim=1)
+
+    def denoise(self, x_t, t, memory):
+        # x_t (B, W, POSE_DIM) normalised noisy pose; t (B,) float step; memory from encode()
         b, w, _ = x_t.shape
         g = len(self.groups)
-        tokens = torch.stack([lin(x_t.index_select(2, getattr(self, f"group_idx_{k}")))
-                              for k, lin in enumerate(self.inp)], dim=2)          # (B, W, G, d)
         pos = sinusoid(torch.arange(w, device=x_t.device), self.d)
-        tokens = tokens + pos.reshape(1, w, 1, self.d) + self.group_emb.reshape(1, 1, g, self.d)
-        x = tokens.reshape(b, w * g, self.d)
+        if g == 1:                                   # no gather/scatter on the fast path
+            x = self.inp[0](x_t) + pos + self.group_emb
+        else:
+            tokens = torch.stack([lin(x_t.index_select(2, getattr(self, f"group_idx_{k}")))
+                                  for k, lin in enumerate(self.inp)], dim=2)      # (B, W, G, d)
+            tokens = tokens + pos.reshape(1, w, 1, self.d) + self.group_emb.reshape(1, 1, g, self.d)
+            x = tokens.reshape(b, w * g, self.d)
         step = self.step_mlp(sinusoid(t * (1000.0 / self.diffusion_steps), self.d))
-        streams = self.streams(cond, cond_mask)
-        for layer in self.layers:
-            x = layer(x, step, streams)
-        x = self.norm(x).reshape(b, w, g, self.d)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, step, memory[:, i, 0], memory[:, i, 1])
+        x = self.norm(x)
+        if g == 1:
+            return self.outp[0](x)
+        x = x.reshape(b, w, g, self.d)
         out = torch.cat([lin(x[:, :, k]) for k, lin in enumerate(self.outp)], dim=-1)
         return out.index_select(2, self.unscatter)
+
+    def forward(self, x_t, t, cond, cond_mask):
+        return self.denoise(x_t, t, self.encode(cond, cond_mask))
+
+
+class PoseEncoderGraph(nn.Module):
+    """Export wrapper: the condition half of :class:`PoseDenoiser` (one call per window)."""
+
+    def __init__(self, model: PoseDenoiser):
+        super().__init__()
+        self.model = model
+
+    def forward(self, cond, cond_mask):
+        return self.model.encode(cond, cond_mask)
+
+
+class PoseStepGraph(nn.Module):
+    """Export wrapper: one denoiser call given the cached condition memory."""
+
+    def __init__(self, model: PoseDenoiser):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x_t, t, memory):
+        return self.model.denoise(x_t, t, memory)
 
 
 class SequenceRegressor(nn.Module):

@@ -14,7 +14,7 @@ from step2motion_addon.core.inference.pose import POSE_DIM
 
 def test_parity_torch_vs_onnxruntime(tiny_model_set):
     out, meta, built, cfg = tiny_model_set
-    assert set(meta["onnx_parity_max_abs"]) == {"pose", "root", "pressure", "transformer", "mlp"}
+    assert set(meta["onnx_parity_max_abs"]) == {"pose", "pose_cond", "root", "pressure", "transformer", "mlp"}
     for kind, err in meta["onnx_parity_max_abs"].items():
         assert err <= 1e-4, kind
 
@@ -27,15 +27,19 @@ def test_dynamic_frames_and_batch(tiny_model_set):
     cond = np.random.default_rng(1).normal(size=(3, 37, FEATURE_DIM)).astype(np.float32)
     t = np.array([999.0, 500.0, 0.0], np.float32)
     mask = np.array([[1] * 8, [0] * 8, [1, 0] * 4], np.float32)
+    enc = ort.InferenceSession(str(out / "pose_cond.onnx"), providers=["CPUExecutionProvider"])
     sess = ort.InferenceSession(str(out / "pose.onnx"), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"x_t": x, "t": t, "cond": cond, "cond_mask": mask})[0]
-    with torch.no_grad():
+    memory = enc.run(None, {"cond": cond, "cond_mask": mask})[0]
+    got = sess.run(None, {"x_t": x, "t": t, "memory": memory})[0]
+    with torch.no_grad():   # the two graphs chained == the training-time forward in one piece
         ref = built["pose"](*(torch.from_numpy(a) for a in (x, t, cond, mask))).numpy()
     assert got.shape == (3, 37, POSE_DIM)
     assert np.max(np.abs(got - ref)) <= 1e-4
     # The null condition changes the output (classifier-free guidance has something to scale).
-    assert np.abs(got[0] - sess.run(None, {"x_t": x[:1], "t": t[:1], "cond": cond[:1],
-                                           "cond_mask": np.zeros((1, 8), np.float32)})[0][0]).max() > 1e-4
+    null = enc.run(None, {"cond": cond[:1], "cond_mask": np.zeros((1, 8), np.float32)})[0]
+    assert np.abs(got[0] - sess.run(None, {"x_t": x[:1], "t": t[:1], "memory": null})[0][0]).max() > 1e-4
+    # The memory depends on the condition only: the same for every step and noisy pose.
+    assert np.array_equal(memory, enc.run(None, {"cond": cond, "cond_mask": mask})[0])
 
 
 def test_metadata_is_complete(tiny_model_set):
@@ -52,3 +56,26 @@ def test_metadata_is_complete(tiny_model_set):
     assert disk["training_data"][0]["licence"] == "none"
     for info in disk["models"].values():
         assert (out / info["file"]).is_file()
+
+
+def test_three_tokens_per_frame_variant_exports_with_parity(tmp_path, tiny_cfg):
+    # The published token layout stays available (benchmark reference, ablation).
+    torch = pytest.importorskip("torch")
+    from training import export, models
+    torch.manual_seed(0)
+    model = models.build("pose", dict(tiny_cfg["models"]["pose"], tokens="groups"))
+    assert model.layers[0].cross.h == 8                 # one cross-attention head per sensor stream
+    for part in ("pose_cond", "pose"):
+        export.export_onnx(part, model, tmp_path / f"{part}.onnx", 100)
+        assert export.parity(part, model, tmp_path / f"{part}.onnx", 100) <= 1e-4
+
+
+def test_int8_export_is_smaller_and_close(tmp_path, tiny_model_set):
+    pytest.importorskip("torch")
+    from training import export
+    out, meta, built, cfg = tiny_model_set
+    path = tmp_path / "pose.onnx"
+    info = export.export_onnx("pose", built["pose"], path, 100, int8=True)
+    assert info["int8"] and path.stat().st_size < (out / "pose.onnx").stat().st_size
+    err = export.parity("pose", built["pose"], path, 100)
+    assert 0 < err < 0.5            # quantised: not bit-exact, but the same function

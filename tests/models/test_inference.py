@@ -8,7 +8,7 @@ import pytest
 
 from step2motion_addon.core.errors import TakeError
 from step2motion_addon.core.inference import Cancelled, ModelSet, reconstruct
-from step2motion_addon.core.inference.sampler import blend_weights, stitch, window_starts
+from step2motion_addon.core.inference.sampler import blend_weights, sample_take, stitch, window_starts
 from step2motion_addon.core.synthetic import synthetic_walk
 from step2motion_addon.core.take import FootStream, Take
 
@@ -30,7 +30,8 @@ def test_outputs_shapes_and_units(models, take):
     assert r.contact.shape == (frames, 2) and (r.contact >= 0).all() and (r.contact <= 1).all()
     assert np.allclose(np.linalg.norm(r.rotations, axis=-1), 1.0, atol=1e-5)
     assert np.allclose(r.root_pos[0, :2], 0.0, atol=1e-6)
-    assert r.info["denoiser_calls"] <= 10 and r.info["windows"] == len(window_starts(frames, 100, 50))
+    assert r.info["denoiser_calls"] <= 10 and r.info["windows"] == len(window_starts(frames, 100, models.offline_hop))
+    assert models.offline_hop > models.hop and r.info["hop"] == models.offline_hop
 
 
 def test_seeded_determinism(models, take):
@@ -65,6 +66,33 @@ def test_sequential_mode_continues_previous_window(models, take):
     step = 1.0 - np.abs((q[1:] * q[:-1]).sum(-1)).min(axis=1)
     seams = [s - 1 for s in window_starts(q.shape[0], 100, 50)[1:]]
     assert step[seams].max() <= max(step.max(), 1e-12)
+
+
+@pytest.mark.parametrize("mode", ["batched", "sequential"])
+def test_condition_encoded_once_per_window(models, mode):
+    # The sensor streams are encoded once per window; only the denoiser runs at every step.
+    rng = np.random.default_rng(0)
+    cond = rng.normal(size=(700, 58)).astype(np.float32)
+    enc_windows, den_windows = [], []
+
+    def encode(c, m):
+        enc_windows.append(c.shape[0])
+        return models.run("pose_cond", cond=c, cond_mask=m)
+
+    def denoise(x, t, mem):
+        assert mem.shape[0] == x.shape[0]
+        den_windows.append(x.shape[0])
+        return models.run("pose", x_t=x, t=t, memory=mem)
+    sampler = models.meta["sampler"]
+    out, info = sample_take(denoise, encode, cond, np.ones(8, np.float32), 100, models.hop, sampler["timesteps"],
+                            sampler["alphas_cumprod"], 135, mode=mode, max_batch=4,
+                            offline_hop=models.offline_hop)
+    hop = models.offline_hop if mode == "batched" else models.hop
+    n = len(window_starts(700, 100, hop))
+    assert out.shape == (700, 135) and info["windows"] == n
+    assert sum(enc_windows) == n                          # every window encoded exactly once
+    assert sum(den_windows) == n * len(sampler["timesteps"])
+    assert len(den_windows) == info["denoiser_calls"] == len(sampler["timesteps"]) * len(enc_windows)
 
 
 def test_progress_and_cancel(models, take):

@@ -13,7 +13,7 @@ from ..features import FEATURE_DIM, Normaliser
 from .pose import POSE_DIM, ROOT_DIM
 
 METADATA_NAME = "model_set.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: the pose model is split in pose_cond.onnx + pose.onnx
 
 
 class ModelSet:
@@ -43,7 +43,8 @@ class ModelSet:
             raise TakeError("model set was made for another feature or pose layout", str(path))
         self.rate = float(self.meta["rate"])
         self.window = int(self.meta["window"])
-        self.hop = int(self.meta["hop"])
+        self.hop = int(self.meta["hop"])                       # streaming (inpainted continuation)
+        self.offline_hop = int(self.meta.get("offline_hop", self.hop))   # batched windows, cross-faded
         self.features_norm = Normaliser.from_dict(self.meta["features"]["normaliser"])
         self.pose_norm = Normaliser.from_dict(self.meta["pose"]["normaliser"])
         self.root_norm = Normaliser.from_dict(self.meta["root"]["normaliser"])
@@ -56,10 +57,14 @@ class ModelSet:
         opts.intra_op_num_threads = max(1, int(intra_op_threads))
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.sessions = {}
         for kind, info in self.meta["models"].items():
             self.sessions[kind] = ort.InferenceSession(str(self.dir / info["file"]), sess_options=opts,
                                                       providers=["CPUExecutionProvider"])
+        if ("pose" in self.sessions) != ("pose_cond" in self.sessions):
+            raise TakeError("model set has only half of the pose model", str(path),
+                            expected="pose.onnx and pose_cond.onnx")
 
     def has(self, kind: str) -> bool:
         return kind in self.sessions

@@ -52,7 +52,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     estimated = []
     if models.has("pressure") and imu_ok and not all(mask[i] for i in pressure_idx):
         est = regress_take(lambda x: models.run("pressure", imu=x), cond[:, models.imu_columns],
-                           models.window, models.hop)
+                           models.window, models.offline_hop)
         for i in pressure_idx:
             if not mask[i]:
                 cols = np.arange(*_stream_range(i))
@@ -63,15 +63,17 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     t_feat = time.perf_counter()
     sampler = models.meta["sampler"]
     g = sampler.get("guidance", 1.0) if guidance is None else guidance
-    pose_n, sinfo = sample_take(lambda x, t, c, m: models.run("pose", x_t=x, t=t, cond=c, cond_mask=m),
+    pose_n, sinfo = sample_take(lambda x, t, mem: models.run("pose", x_t=x, t=t, memory=mem),
+                                lambda c, m: models.run("pose_cond", cond=c, cond_mask=m),
                                 cond, mask, models.window, models.hop, sampler["timesteps"],
                                 sampler["alphas_cumprod"], models.pose_norm.mean.shape[0], seed=seed,
-                                guidance=g, mode=mode, max_batch=max_batch, progress=progress, cancel=cancel)
+                                guidance=g, mode=mode, max_batch=max_batch, progress=progress, cancel=cancel,
+                                offline_hop=models.offline_hop)
     pose = models.pose_norm.invert(pose_n)
     t_pose = time.perf_counter()
     if models.has("root") and imu_ok:
         root = models.root_norm.invert(regress_take(lambda x: models.run("root", imu=x),
-                                                    cond[:, models.imu_columns], models.window, models.hop))
+                                                    cond[:, models.imu_columns], models.window, models.offline_hop))
         root[0] = 0.0
     else:
         root = np.zeros((feats.frames, 3), dtype=np.float32)

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Windowed few-step sampling over a whole take, in numpy around onnxruntime calls.
 
-Offline (``mode="batched"``): every window of the take is denoised at once, as
-one batch per DDIM step (≤10 calls in total, whatever the take's length, up to
-``max_batch`` windows per call). Windows share one noise field over the take,
+The condition encoder runs once per window; only the denoiser runs at every
+step. Offline (``mode="batched"``): up to ``max_batch`` windows are denoised
+at once, one batch per DDIM step (≤10 denoiser calls per window), windows
+advancing by the model set's ``offline_hop``. Windows share one noise field over the take,
 so two windows start from identical noise where they overlap, and are
 cross-faded over the overlap (in 6-D rotation space, re-orthonormalised later).
 
@@ -73,36 +74,32 @@ def _check(cancel):
         raise Cancelled("reconstruction cancelled")
 
 
-def ddim_windows(denoise, cond_windows: np.ndarray, mask: np.ndarray, noise_windows: np.ndarray,
-                 timesteps, alphas, guidance: float = 1.0, max_batch: int = 32,
-                 progress=None, cancel=None, known=None, known_frames: int = 0) -> np.ndarray:
-    """Deterministic DDIM (η = 0, x₀-prediction) on a batch of windows.
+def ddim_windows(denoise, memory: np.ndarray, noise_windows: np.ndarray, timesteps, alphas,
+                 guidance: float = 1.0, memory_null: np.ndarray | None = None, progress=None, cancel=None,
+                 known=None, known_frames: int = 0) -> np.ndarray:
+    """Deterministic DDIM (η = 0, x₀-prediction) on a batch of windows, one denoiser call per step.
 
-    ``denoise(x_t, t, cond, cond_mask) -> x0`` runs the ONNX denoiser.
+    ``denoise(x_t, t, memory) -> x0`` runs the ONNX denoiser; ``memory`` (B, …) is
+    the condition encoder's output for these windows, computed once by the caller.
     ``known`` (B, known_frames, D): clean frames to inpaint at the start of each window.
-    Guidance w ≠ 1 adds an unconditional pass (null condition): x0 = x0_u + w·(x0_c − x0_u).
+    Guidance w ≠ 1 adds an unconditional pass (``memory_null``, the null
+    condition): x0 = x0_u + w·(x0_c − x0_u).
     """
-    b = cond_windows.shape[0]
+    b = memory.shape[0]
     x = noise_windows.astype(np.float32).copy()
-    full_mask = np.broadcast_to(mask.astype(np.float32), (b, mask.shape[-1]))
     x0 = x
+    if guidance != 1.0:
+        memory = np.concatenate([memory, memory_null])
     for k, (t, ab) in enumerate(zip(timesteps, alphas)):
         _check(cancel)
         if known is not None and known_frames:
             x[:, :known_frames] = (np.sqrt(ab) * known
                                    + np.sqrt(1 - ab) * noise_windows[:, :known_frames]).astype(np.float32)
-        x0 = np.empty_like(x)
-        for s in range(0, b, max_batch):
-            sl = slice(s, s + max_batch)
-            n = x[sl].shape[0]
-            tt = np.full(n, float(t), dtype=np.float32)
-            if guidance == 1.0:
-                x0[sl] = denoise(x[sl], tt, cond_windows[sl], full_mask[sl])
-            else:
-                both = denoise(np.concatenate([x[sl], x[sl]]), np.concatenate([tt, tt]),
-                               np.concatenate([cond_windows[sl], cond_windows[sl]]),
-                               np.concatenate([full_mask[sl], np.zeros_like(full_mask[sl])]))
-                x0[sl] = both[n:] + guidance * (both[:n] - both[n:])
+        if guidance == 1.0:
+            x0 = denoise(x, np.full(b, float(t), dtype=np.float32), memory)
+        else:
+            both = denoise(np.concatenate([x, x]), np.full(2 * b, float(t), dtype=np.float32), memory)
+            x0 = both[b:] + guidance * (both[:b] - both[b:])
         if known is not None and known_frames:
             x0[:, :known_frames] = known
         if k + 1 < len(timesteps):
@@ -114,21 +111,46 @@ def ddim_windows(denoise, cond_windows: np.ndarray, mask: np.ndarray, noise_wind
     return x0
 
 
-def sample_take(denoise, cond: np.ndarray, mask: np.ndarray, window: int, hop: int, timesteps, alphas,
+def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int, hop: int, timesteps, alphas,
                 pose_dim: int, seed: int = 0, guidance: float = 1.0, mode: str = "batched",
-                max_batch: int = 32, progress=None, cancel=None) -> tuple[np.ndarray, dict]:
-    """Normalised poses (frames, pose_dim) for a normalised condition sequence (frames, F)."""
+                max_batch: int = 32, progress=None, cancel=None,
+                offline_hop: int | None = None) -> tuple[np.ndarray, dict]:
+    """Normalised poses (frames, pose_dim) for a normalised condition sequence (frames, F).
+
+    ``encode(cond, cond_mask) -> memory`` runs once per window (the sensor
+    streams do not change between denoiser calls); ``denoise(x_t, t, memory)``
+    runs len(timesteps) times per batch of windows. Offline windows advance by
+    ``offline_hop`` (default ``hop``), streaming windows by ``hop``.
+    """
     frames = cond.shape[0]
-    starts = window_starts(frames, window, hop)
+    step = hop if mode == "sequential" or offline_hop is None else offline_hop
+    starts = window_starts(frames, window, step)
     padded = pad_to(cond, starts[-1] + window)
     noise = np.random.default_rng(seed).standard_normal((padded.shape[0], pose_dim)).astype(np.float32)
     cw = gather_windows(padded, starts, window)
     nw = gather_windows(noise, starts, window)
-    calls = len(timesteps) * (1 if guidance == 1.0 else 2)
+    mask = mask.astype(np.float32)
+    per_batch = len(timesteps) * (1 if guidance == 1.0 else 2)
+
+    def memories(sl):
+        n = cw[sl].shape[0]
+        mem = encode(cw[sl], np.broadcast_to(mask, (n, mask.shape[-1])))
+        null = encode(cw[sl], np.zeros((n, mask.shape[-1]), np.float32)) if guidance != 1.0 else None
+        return mem, null
+
     if mode == "batched":
-        out = ddim_windows(denoise, cw, mask[None], nw, timesteps, alphas, guidance, max_batch, progress, cancel)
+        chunks = [slice(s, s + max_batch) for s in range(0, len(starts), max_batch)]
+        out = np.empty((len(starts), window, pose_dim), dtype=np.float32)
+        total = len(timesteps) * len(chunks)
+        for c, sl in enumerate(chunks):         # memory stays bounded on hour-long takes
+            def prog(k, n, c=c):
+                if progress is not None:
+                    progress(c * len(timesteps) + k, total)
+            mem, null = memories(sl)
+            out[sl] = ddim_windows(denoise, mem, nw[sl], timesteps, alphas, guidance, null, prog, cancel)
         poses = stitch(out, starts, frames)
-        return poses, {"windows": len(starts), "denoiser_calls": calls * -(-len(starts) // max_batch)}
+        return poses, {"windows": len(starts), "hop": step, "encoder_calls": len(chunks),
+                       "denoiser_calls": per_batch * len(chunks)}
     if mode != "sequential":
         raise ValueError(f"unknown sampling mode {mode!r}")
     result = np.zeros((padded.shape[0], pose_dim), dtype=np.float32)
@@ -143,12 +165,14 @@ def sample_take(denoise, cond: np.ndarray, mask: np.ndarray, window: int, hop: i
             if progress is not None:
                 progress(i * len(timesteps) + k, total)
 
-        out = ddim_windows(denoise, cw[i:i + 1], mask[None], nw[i:i + 1], timesteps, alphas, guidance,
-                           max_batch, prog, cancel, known, kf)[0]
+        mem, null = memories(slice(i, i + 1))
+        out = ddim_windows(denoise, mem, nw[i:i + 1], timesteps, alphas, guidance, null, prog, cancel,
+                           known, kf)[0]
         result[s + kf:s + window] = out[kf:]
         if i == 0:
             result[s:s + kf] = out[:kf]
-    return result[:frames], {"windows": len(starts), "denoiser_calls": calls * len(starts)}
+    return result[:frames], {"windows": len(starts), "hop": step, "encoder_calls": len(starts),
+                             "denoiser_calls": per_batch * len(starts)}
 
 
 def regress_take(run, x: np.ndarray, window: int, hop: int, max_batch: int = 64) -> np.ndarray:
