@@ -48,7 +48,8 @@ class BleSource:
     def __init__(self, feet=("left", "right"), adapter: str | None = None, scan_timeout: float = 20.0,
                  rate_hz: int = 100, stall_periods: int = 10, min_stall_s: float = 0.5,
                  first_data_timeout: float = 3.0,
-                 connect_timeout: float = 15.0, backoff: tuple = (0.5, 8.0), cells: int = 16):
+                 connect_timeout: float = 15.0, backoff: tuple = (0.5, 8.0), cells: int = 16,
+                 min_mtu: int | None = None):
         self.feet = tuple(feet)
         self.adapter = adapter
         self.scan_timeout = scan_timeout
@@ -59,7 +60,7 @@ class BleSource:
         self.first_data_timeout = first_data_timeout
         self.connect_timeout = connect_timeout
         self.backoff = backoff
-        self.min_mtu = of.required_mtu(cells, True, True)
+        self.min_mtu = min_mtu or of.required_mtu(cells, True, True)
         self.devices: dict = {}
         self.mtu: dict = {}
         self.attempts = {s: 0 for s in self.feet}
@@ -109,7 +110,13 @@ class BleSource:
             self.devices[side] = dev
             if adv.rssi is not None:
                 session.device_event(side, "rssi", str(adv.rssi))
-        await asyncio.gather(*(self._foot(session, side) for side in found))
+        try:
+            # A TaskGroup: when one foot fails for good (MTU), the other is cancelled too.
+            async with asyncio.TaskGroup() as group:
+                for side in found:
+                    group.create_task(self._foot(session, side))
+        except* MtuTooSmall as eg:
+            raise eg.exceptions[0] from None
 
     async def _foot(self, session, side: str) -> None:
         from bleak import BleakClient

@@ -20,6 +20,7 @@ or one u16-length-prefixed record on a stream. Little-endian throughout::
 
 from __future__ import annotations
 
+import binascii
 import struct
 
 import numpy as np
@@ -48,25 +49,12 @@ _IMU = struct.Struct("<6h")
 _FORCE = struct.Struct("<Hhh")
 
 
-def _crc_table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return table
-
-
-_CRC_TABLE = _crc_table()
-
-
 def crc16_ccitt_false(data: bytes, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor."""
-    table = _CRC_TABLE
-    for byte in data:
-        crc = ((crc << 8) & 0xFF00) ^ table[(crc >> 8) ^ byte]
-    return crc
+    """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, no reflection, no final xor.
+
+    ``binascii.crc_hqx`` is exactly this polynomial without reflection, in C.
+    """
+    return binascii.crc_hqx(data, crc)
 
 
 def frame_length(cells: int, imu: bool, force: bool) -> int:

@@ -123,3 +123,42 @@ def test_ble_two_insoles_60s_zero_loss(ble_env, tmp_path):
     before, _after, _session = run_ble(ble_env, tmp_path, stream_s=60.0, kill_left=False)
     take = load_take(tmp_path / "ble.s2m")
     assert len(take.feet["left"]) >= 6000 and len(take.feet["right"]) >= 6000
+
+
+def test_ble_mtu_too_small_fails_loudly_without_retrying(ble_env):
+    from step2motion_addon.devices.ble import BleSource
+    insoles = [start_insole(ble_env, "left", "hci1"), start_insole(ble_env, "right", "hci2")]
+    try:
+        # bluezoo reports MTU 512; ask for more to exercise the refusal on a real link
+        source = BleSource(adapter="hci0", scan_timeout=15, min_mtu=600)
+        session = LiveSession(source).start()
+        assert session.wait(40), "session should end by itself"
+        session.stop()
+        st = session.stats()
+        assert len(st["errors"]) == 1 and "MtuTooSmall" in st["errors"][0] and "600" in st["errors"][0]
+        assert sum(source.attempts.values()) <= 2          # one try per foot, no reconnect loop
+        assert all(f["received"] == 0 for f in st["feet"].values())
+    finally:
+        for p in insoles:
+            p.terminate()
+            p.wait(5)
+
+
+def test_live_cli_ble_headless_capture(ble_env, tmp_path):
+    import json
+    insoles = [start_insole(ble_env, "left", "hci1"), start_insole(ble_env, "right", "hci2")]
+    try:
+        out, stats = tmp_path / "cli.s2m", tmp_path / "stats.json"
+        r = subprocess.run([sys.executable, "-m", "step2motion_addon", "live", "--source", "ble", "--adapter", "hci0",
+                            "--record", out, "--duration", "6", "--json", stats], cwd=ROOT, env=ble_env.env,
+                           capture_output=True, text=True, timeout=90)
+        assert r.returncode == 0, r.stderr[-2000:]
+        s = json.loads(stats.read_text())
+        take = load_take(out)
+        for side in ("left", "right"):
+            assert s["feet"][side]["received"] > 200 and s["feet"][side]["lost"] == 0
+            assert len(take.feet[side]) == s["feet"][side]["received"]
+    finally:
+        for p in insoles:
+            p.terminate()
+            p.wait(5)
