@@ -6,9 +6,12 @@ from it), metrics in ``<out>/metrics_<model>.json``, normalisation statistics
 in ``<out>/normalisers.json`` (fitted once on the training split, reused by
 every model of the run and by the export).
 
-Data: ``--data DIR`` reads the simulator's shards through ``training.dataset``
-(per clip a simulated take + canonical motion); ``--synthetic N`` makes N random
-clips (shapes only, for smoke tests and timing).
+Data: ``--data DIR`` reads the simulator's shards (``python -m training.dataset
+build``; per clip a simulated take + canonical motion) through ``training/data.py``,
+train split for training, val split for validation; ``--synthetic N`` makes N
+random clips (shapes only, for smoke tests and timing). ``--device cuda`` trains
+on a GPU (``training/config/gpu_large.json``); every random draw stays on the
+CPU generator, so a run is reproducible on either device.
 """
 
 from __future__ import annotations
@@ -65,11 +68,11 @@ def synthetic_clips(n: int, frames: int = 160, seed: int = 0) -> list[dict]:
     return clips
 
 
-def dataset_clips(data_dir: str, split: str, rate: float) -> list[dict]:
-    """Clips of one split of the simulator's shards (training/dataset.py, simulator engineer)."""
-    from . import dataset  # noqa: owned by the simulator engineer
-    return [clip_from_take_and_motion(take, motion, rate, source)
-            for take, motion, source in dataset.iter_clips(data_dir, split)]
+def dataset_clips(data_dir: str, split: str, rate: float, limit: int | None = None,
+                  cache_dir: str | None = None) -> list[dict]:
+    """Clips of one split of the simulator's shards (training/dataset.py) via the training/data.py adapter."""
+    from . import data
+    return data.load_split(data_dir, split, rate, limit, cache_dir=cache_dir)
 
 
 def fit_normalisers(clips: list[dict]) -> dict:
@@ -108,19 +111,20 @@ class WindowSampler:
 
 # -- losses -------------------------------------------------------------------------------
 class Trainer:
-    def __init__(self, kind, cfg, norms):
-        self.kind, self.cfg = kind, cfg
-        self.model = M.build(kind, cfg["models"][kind])
+    def __init__(self, kind, cfg, norms, device="cpu"):
+        self.kind, self.cfg, self.dev = kind, cfg, torch.device(device)
+        self.model = M.build(kind, cfg["models"][kind]).to(self.dev)
         tr = cfg["train"]
         self.opt = torch.optim.Adam(self.model.parameters(), lr=tr["lr"])
-        self.pose_mean = torch.from_numpy(norms["pose"].mean)
-        self.pose_std = torch.from_numpy(norms["pose"].std)
-        self.root_std = torch.from_numpy(norms["root"].std)
-        self.root_mean = torch.from_numpy(norms["root"].mean)
+        dev = self.dev
+        self.pose_mean = torch.from_numpy(norms["pose"].mean).to(dev)
+        self.pose_std = torch.from_numpy(norms["pose"].std).to(dev)
+        self.root_std = torch.from_numpy(norms["root"].std).to(dev)
+        self.root_mean = torch.from_numpy(norms["root"].mean).to(dev)
         d = cfg["diffusion"]
         self.alphas = torch.tensor(M.cosine_alphas_cumprod(d["steps"]), dtype=torch.float32)
-        self.imu_cols = torch.tensor(stream_columns(IMU_STREAMS))
-        self.pressure_cols = torch.tensor(stream_columns(PRESSURE_STREAMS))
+        self.imu_cols = torch.tensor(stream_columns(IMU_STREAMS)).to(dev)
+        self.pressure_cols = torch.tensor(stream_columns(PRESSURE_STREAMS)).to(dev)
         self.gen = torch.Generator().manual_seed(cfg["seed"])
 
     def fk_loss(self, pred_n, true_n, offsets):
@@ -130,20 +134,21 @@ class Trainer:
                            - M.fk_positions(true, offsets[:, None], CANONICAL_PARENTS)) ** 2)
 
     def loss(self, b, train=True):
+        b = {k: v.to(self.dev) for k, v in b.items()}
         tr, cond = self.cfg["train"], b["features"]
         if self.kind == "pose":
             x0 = b["pose"]
             n = x0.shape[0]
             t = torch.randint(0, len(self.alphas), (n,), generator=self.gen)
-            ab = self.alphas[t].reshape(n, 1, 1)
-            noise = torch.randn(x0.shape, generator=self.gen)
+            ab = self.alphas[t].reshape(n, 1, 1).to(self.dev)
+            noise = torch.randn(x0.shape, generator=self.gen).to(self.dev)
             x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
             d = self.cfg["diffusion"]
             mask = torch.ones(n, len(STREAMS))
             if train:   # classifier-free: drop everything, or single streams (dead cells, IMU-only insoles)
                 mask = mask * (torch.rand(n, len(STREAMS), generator=self.gen) > d["stream_drop"])
                 mask = mask * (torch.rand(n, 1, generator=self.gen) > d["cond_drop"])
-            pred = self.model(x_t, t.float(), cond, mask)
+            pred = self.model(x_t, t.float().to(self.dev), cond, mask.to(self.dev))
             return torch.mean(torch.abs(pred - x0)) + tr["fk_weight"] * self.fk_loss(pred, x0, b["offsets"])
         if self.kind in ("transformer", "mlp"):
             pred = self.model(cond)
@@ -166,7 +171,7 @@ def _seed_all(seed):
 
 
 def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool = False,
-          max_steps: int | None = None, log=print) -> dict:
+          max_steps: int | None = None, log=print, device: str = "cpu") -> dict:
     out.mkdir(parents=True, exist_ok=True)
     _seed_all(cfg["seed"])
     torch.set_num_threads(int(cfg["train"].get("threads", 2)))
@@ -178,18 +183,18 @@ def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool 
         norm_path.write_text(json.dumps({k: v.to_dict() for k, v in norms.items()}))
     (out / "config.json").write_text(json.dumps(cfg, indent=1))
     tr = cfg["train"]
-    trainer = Trainer(kind, cfg, norms)
+    trainer = Trainer(kind, cfg, norms, device)
     sampler = WindowSampler(train_clips, norms, cfg["window"], cfg["seed"])
     val = WindowSampler(val_clips or train_clips, norms, cfg["window"], cfg["seed"] + 1).batch(tr["val_windows"])
     ckpt = out / f"ckpt_{kind}.pt"
     step, history = 0, []
     if resume and ckpt.exists():
-        state = torch.load(ckpt, weights_only=True)
+        state = torch.load(ckpt, weights_only=True, map_location=trainer.dev)
         trainer.model.load_state_dict(state["model"])
         trainer.opt.load_state_dict(state["opt"])
         step, history = int(state["step"]), json.loads(state["history"])
-        torch.set_rng_state(state["torch_rng"])
-        trainer.gen.set_state(state["gen_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        trainer.gen.set_state(state["gen_rng"].cpu())
         sampler.rng.bit_generator.state = json.loads(state["np_rng"])
     total = max_steps if max_steps is not None else tr["max_steps"]
     times = []
@@ -220,7 +225,8 @@ def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool 
             log(f"{kind} step {step}/{total} loss {loss.item():.4f} val {v:.4f} ({np.mean(times):.3f} s/step)")
         if step % tr["ckpt_every"] == 0 or step == total:
             save()
-    metrics = {"model": kind, "steps": step, "parameters": M.count_parameters(trainer.model),
+    metrics = {"model": kind, "steps": step, "parameters": M.count_parameters(trainer.model), "device": str(trainer.dev),
+               "train_clips": len(train_clips), "val_clips": len(val_clips or []),
                "seconds_per_step": float(np.mean(times)) if times else None, "batch": tr["batch"],
                "history": history, "final_val_loss": history[-1]["val_loss"] if history else None}
     (out / f"metrics_{kind}.json").write_text(json.dumps(metrics, indent=1))
@@ -240,16 +246,27 @@ def main(argv=None) -> int:
     src.add_argument("--data", help="shard directory written by training/dataset.py")
     src.add_argument("--synthetic", type=int, metavar="N", help="N random clips (smoke test)")
     ap.add_argument("--steps", type=int, help="override train.max_steps")
+    ap.add_argument("--limit", type=int, help="only the first N clips of each split (smoke runs)")
+    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    ap.add_argument("--cache", help="feature cache folder (default: data_cache/ in the repository)")
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     if args.synthetic:
         tr_clips = synthetic_clips(args.synthetic, seed=cfg["seed"])
         va_clips = synthetic_clips(max(1, args.synthetic // 4), seed=cfg["seed"] + 1)
     else:
-        tr_clips = dataset_clips(args.data, "train", cfg["rate"])
-        va_clips = dataset_clips(args.data, "val", cfg["rate"])
-    train(args.model, cfg, Path(args.out), tr_clips, va_clips, resume=args.resume, max_steps=args.steps)
+        from . import data
+        tr_clips = dataset_clips(args.data, "train", cfg["rate"], args.limit, args.cache)
+        va_clips = dataset_clips(args.data, "val", cfg["rate"], args.limit, args.cache)
+        if not tr_clips:
+            raise SystemExit(f"{args.data}: no training clips in the manifest")
+        (out / "sources.json").write_text(json.dumps(data.sources(args.data), indent=1))
+        (out / "offsets.json").write_text(json.dumps(data.mean_offsets(tr_clips).round(6).tolist()))
+    train(args.model, cfg, out, tr_clips, va_clips, resume=args.resume, max_steps=args.steps,
+          device=args.device)
     return 0
 
 

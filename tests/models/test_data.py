@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Training on the simulator's shards: a 3-clip set built from real shared mocap, read back, trained on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from training import data, dataset, train  # noqa: E402
+from step2motion_addon.core.features import FEATURE_DIM, extract_features  # noqa: E402
+from step2motion_addon.core.inference.pose import POSE_DIM, ROOT_DIM  # noqa: E402
+
+CLIPS = {"dataset-2_walk_normal_001.bvh.gz": "train", "dataset-2_walk_youthful_001.bvh.gz": "val",
+         "dataset-2_walk_elderly_001.bvh.gz": "test"}
+
+
+@pytest.fixture(scope="module")
+def shards(shared_data, tmp_path_factory):
+    src = shared_data / "mocap" / "bandai"
+    if not all((src / n).is_file() for n in CLIPS):
+        pytest.skip("Bandai walking clips absent from shared data")
+    mocap = tmp_path_factory.mktemp("mocap")
+    (mocap / "bandai").mkdir()
+    for name in CLIPS:
+        (mocap / "bandai" / name).symlink_to(src / name)
+    out = tmp_path_factory.mktemp("shards")
+    manifest = dataset.build(mocap, out)
+    assert {c["split"] for c in manifest["clips"]} == {"train", "val", "test"}
+    return out
+
+
+def test_clips_read_back_as_take_and_motion(shards):
+    got = {e["split"]: (take, motion, e) for split in ("train", "val", "test")
+           for take, motion, e in data.iter_clips(shards, split)}
+    assert set(got) == {"train", "val", "test"}
+    take, motion, e = got["train"]
+    assert len(take.feet["left"]) == e["frames_100hz"] and motion.frames == e["frames_30hz"]
+    assert take.meta.body_mass_kg == pytest.approx(e["body_mass_kg"])
+    # The stored pressures (0.25 N/cm² steps) still carry the body weight while standing/walking.
+    total = (take.feet["left"].force + take.feet["right"].force).mean()
+    assert 0.6 < total / (e["body_mass_kg"] * 9.81) < 1.4
+    assert np.allclose(np.linalg.norm(motion.rotations, axis=-1), 1.0, atol=2e-3)
+    assert extract_features(take).stream_mask.all()
+
+
+def test_load_split_caches_and_matches(shards, tmp_path):
+    a = data.load_split(shards, "train", cache_dir=tmp_path, log=lambda s: None)
+    assert len(list(tmp_path.glob("clips_train_*.npz"))) == 1
+    b = data.load_split(shards, "train", cache_dir=tmp_path, log=lambda s: None)
+    assert len(a) == len(b) == 1
+    for k in ("features", "pose", "root", "offsets"):
+        assert np.array_equal(a[0][k], b[0][k]), k
+    c = a[0]
+    assert c["features"].shape[1] == FEATURE_DIM and c["pose"].shape[1] == POSE_DIM
+    assert c["root"].shape == (len(c["pose"]), ROOT_DIM) and len(c["features"]) == len(c["pose"])
+    assert c["source"].startswith("bandai/")
+    src = data.sources(shards)
+    assert src[0]["name"] == "bandai" and "non-commercial" in src[0]["licence"]
+
+
+def test_train_command_on_shards(shards, tmp_path, tiny_cfg):
+    cfg_path = tmp_path / "cfg.json"
+    cfg_path.write_text(json.dumps(tiny_cfg))
+    run = tmp_path / "run"
+    assert train.main(["--config", str(cfg_path), "--model", "root", "--data", str(shards),
+                       "--out", str(run), "--steps", "6", "--cache", str(tmp_path / "cache")]) == 0
+    m = json.loads((run / "metrics_root.json").read_text())
+    assert m["steps"] == 6 and m["train_clips"] == 1 and m["val_clips"] == 1
+    assert json.loads((run / "sources.json").read_text())[0]["name"] == "bandai"
+    assert np.array(json.loads((run / "offsets.json").read_text())).shape == (22, 3)
