@@ -56,8 +56,9 @@ test-bpy42: venv-bpy42
 # The Blender tests inside a real Blender binary (pytest-blender drives it; Blender's own
 # Python runs pytest). pytest-blender lives in its own small venv because, once installed,
 # it aborts every pytest run that has no Blender binary.
-test-blender: extension
+test-blender:
 	@test -n "$(BLENDER)" || { echo "usage: make test-blender BLENDER=/path/to/blender" >&2; exit 2; }
+	$(MAKE) extension
 	test -x $(VENV_HOST)/bin/pytest-blender || { $(PYTHON) -m venv $(VENV_HOST) && \
 	  $(VENV_HOST)/bin/python -m pip install -q pytest pytest-blender; }
 	BLENDER_PY="$$($(VENV_HOST)/bin/pytest-blender --blender-executable "$(BLENDER)")" && \
