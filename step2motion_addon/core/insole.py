@@ -35,7 +35,7 @@ WIDTH_RATIO = 0.42                  # metres per normalised Y unit / insole leng
 SIZES = tuple(range(1, 11))
 DEFAULT_SIZE = 5
 
-LAYOUTS = {"moticon16": 16}
+LAYOUTS = {"moticon16": 16, "orphe6": 6}   # layout name -> cell count
 
 
 def insole_length(size: int | None) -> float:
