@@ -4,7 +4,7 @@
     python -m training.dataset build --out shards/ [--mocap ../shared/data/mocap] [--workers 1]
 
 Per clip: the simulated take at 100 Hz (pressures as uint8 in 0.25 N/cm² steps,
-IMU float16; force and COP recomputed exactly from the pressures) and the canonical motion at 30 Hz (float16 local
+IMU, force and COP float16) and the canonical motion at 30 Hz (float16 local
 quaternions, float32 root position, float32 offsets). Shards hold no objects
 (``np.load(..., allow_pickle=False)`` works); ``manifest.json`` lists every clip
 with its source, licence, performer, category, split and simulation parameters,
@@ -90,8 +90,10 @@ def process(path_str: str, seed: int) -> tuple[dict, dict | None]:
         arrays[f"{side}_pressure"] = np.clip(np.round(f.pressure / 0.25), 0, 255).astype(np.uint8)
         arrays[f"{side}_acc"] = f.acc.astype(np.float16)
         arrays[f"{side}_gyro"] = f.gyro.astype(np.float16)
-        # Force and COP are not stored: core.insole.force_and_cop(pressure, insole_size)
-        # recomputes them exactly, as the device does.
+        # Force and COP equal core.insole.force_and_cop(pressure, insole_size); kept
+        # because training/data.py reads them (float16: ~4 MiB for the whole set).
+        arrays[f"{side}_force"] = f.force.astype(np.float16)
+        arrays[f"{side}_cop"] = f.cop.astype(np.float16)
     arrays["rotations"] = m30.rotations.astype(np.float16)
     arrays["root_pos"] = m30.root_pos.astype(np.float32)
     arrays["offsets"] = motion.offsets.astype(np.float32)
@@ -130,7 +132,7 @@ def build(mocap: Path, out: Path, workers: int = 1, limit: int | None = None, se
     manifest["build_seconds"] = round(time.perf_counter() - t0, 1)
     manifest["split_rule"] = SPLIT_RULE
     manifest["format"] = ("per clip k in a shard: c{k}_left_pressure uint8 (n,16) ×0.25 N/cm²; c{k}_{side}_acc/gyro float16 "
-                          "(n,3) g, deg/s (insole frame); force/COP: core.insole.force_and_cop(pressure*0.25, insole_size); "
+                          "(n,3) g, deg/s (insole frame); c{k}_{side}_force float16 N; c{k}_{side}_cop float16 (n,2); "
                           "c{k}_rotations float16 (m,22,4) local w,x,y,z at 30 Hz; c{k}_root_pos float32 (m,3) m; "
                           "c{k}_offsets float32 (22,3) m; c{k}_events float32 (e,3) time, side 0/1, kind 0 heel strike/1 toe off")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
