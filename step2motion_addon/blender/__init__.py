@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import bpy
 
-from . import import_op, panel, preferences
+from . import import_op, panel, preferences, reconstruct_op, simulate_op
 
-MODULES = (preferences, import_op, panel)
+# Settings and operators before the panels that draw them.
+MODULES = (preferences, import_op, reconstruct_op, simulate_op, panel)
 
 
 def register():

@@ -84,6 +84,68 @@ class STEP2MOTION_OT_peak_frame(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class VIEW3D_PT_step2motion_body(bpy.types.Panel):
+    """Full-body motion: target rig and bone map, reconstruction, BVH bake, simulation, export."""
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Step2Motion"
+    bl_label = "Full Body"
+
+    def draw(self, context):
+        from .reconstruct_op import latest_take_action, target_rig
+        layout = self.layout
+        s = getattr(context.scene, "step2motion_recon", None)
+        if s is None:
+            return
+        col = layout.column()
+        col.use_property_split = True
+        col.prop(s, "target")
+        arm = target_rig(context, create=False)
+        if arm is None:
+            row = col.row(align=True)
+            row.prop(s, "height")
+            row.operator("step2motion.add_character", text="", icon="ARMATURE_DATA")
+        col.prop(s, "in_place")
+        col.prop(s, "foot_lock")
+        col.prop(s, "smooth")
+
+        box = layout.box()
+        box.label(text="Reconstruct", icon="MOD_ARMATURE")
+        sub = box.column()
+        sub.use_property_split = True
+        sub.prop(s, "models_dir")
+        row = sub.row(align=True)
+        row.prop(s, "samples")
+        row.prop(s, "seed")
+        box.operator("step2motion.reconstruct", icon="PLAY")
+        box.operator("step2motion.bake_bvh", icon="IMPORT")
+        box.operator("step2motion.simulate_insoles", icon="MOD_PHYSICS")
+        if arm is not None and latest_take_action(arm) is not None:
+            box.operator("step2motion.export_take", icon="EXPORT")
+
+
+class VIEW3D_PT_step2motion_bone_map(bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Step2Motion"
+    bl_label = "Bone Map"
+    bl_parent_id = "VIEW3D_PT_step2motion_body"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        s = getattr(context.scene, "step2motion_recon", None)
+        if s is None:
+            return
+        layout = self.layout
+        row = layout.row(align=True)
+        row.operator("step2motion.detect_bone_map", icon="VIEWZOOM")
+        row.operator("step2motion.save_bone_map", text="", icon="FILE_TICK")
+        row.operator("step2motion.load_bone_map", text="", icon="FILEBROWSER")
+        if s.bone_map_source:
+            layout.label(text=f"Source: {s.bone_map_source}  (* required)")
+        layout.template_list("STEP2MOTION_UL_bone_map", "", s, "bone_map", s, "bone_map_index", rows=8)
+
+
 @persistent
 def _legend_follows_range(scene, depsgraph):
     """Keep the legend's numbers equal to each take's colour range."""
@@ -96,7 +158,8 @@ def _legend_follows_range(scene, depsgraph):
                 update_legend(ob)
 
 
-classes = (STEP2MOTION_OT_peak_frame, VIEW3D_PT_step2motion_take)
+classes = (STEP2MOTION_OT_peak_frame, VIEW3D_PT_step2motion_take, VIEW3D_PT_step2motion_body,
+           VIEW3D_PT_step2motion_bone_map)
 
 
 def register():

@@ -4,7 +4,7 @@
 * :func:`contact_from_take`: per-foot contact measured by the insoles (force
   above a threshold), resampled onto the motion's frames — the insoles' unique
   advantage over video or IMU-only capture.
-* :func:`foot_lock`: while a foot is loaded its ankle is pinned in place; the
+* :func:`foot_lock`: while a foot is loaded the ball of the foot is pinned; the
   leg is re-solved with an analytic two-bone IK (hip fixed, knee kept in its
   plane) and the correction is faded in/out over a few frames so rotations
   stay smooth. Feet keep their world orientation, toes their local one.
@@ -30,6 +30,7 @@ from .motion.skeleton import CANONICAL_PARENTS, JOINT_INDEX as J, Motion
 
 LEGS = {"left": ("LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase"),
         "right": ("RightUpLeg", "RightLeg", "RightFoot", "RightToeBase")}
+MAX_DROP = 0.06             # largest hip lowering for reachability, fraction of leg length
 SOFT_REACH = 0.97           # pinned legs are kept below this fraction of full extension
 CONTACT_FORCE_N = 40.0      # a foot carrying more than this is planted (≈ 6 % of body weight)
 
@@ -83,12 +84,12 @@ def contact_segments(contact: np.ndarray, min_len: int = 3) -> list:
 
 
 def foot_sliding(motion, contact: np.ndarray) -> dict:
-    """Horizontal ankle speed while in contact: mean and max metres per frame, per side."""
+    """Horizontal speed of the ball of the foot (toe joint) while in contact: mean and max m/frame."""
     m = as_motion(motion)
     pos = m.fk()
     out = {}
     for k, side in enumerate(("left", "right")):
-        p = pos[:, J[LEGS[side][2]], :2]
+        p = pos[:, J[LEGS[side][3]], :2]
         step = np.linalg.norm(np.diff(p, axis=0), axis=-1)
         both = np.asarray(contact[1:, k], dtype=bool) & np.asarray(contact[:-1, k], dtype=bool)
         out[side] = (float(step[both].mean()) if both.any() else 0.0, float(step[both].max()) if both.any() else 0.0)
@@ -165,7 +166,7 @@ def two_bone_ik(hip, knee, ankle, target, bend_hint):
 # -- operations -------------------------------------------------------------------------
 def foot_lock(motion, contact: np.ndarray, fade: int = 6, min_len: int = 2,
               report: PostReport | None = None) -> Motion:
-    """Pin each loaded foot's ankle (horizontal and vertical) at its mean position over the contact.
+    """Pin the ball of each loaded foot (horizontally) at its mean position over the contact.
 
     ``contact``: (T, 2) bool or probabilities (> 0.5 counts) for left, right.
     """
@@ -182,32 +183,41 @@ def foot_lock(motion, contact: np.ndarray, fade: int = 6, min_len: int = 2,
     targets = {}
     drop = np.zeros(m.frames)
     for k, side in enumerate(("left", "right")):
-        hip_j, knee_j, ankle_j, _ = (J[n] for n in LEGS[side])
+        hip_j, knee_j, ankle_j, toe_j = (J[n] for n in LEGS[side])
         w, seg = _lock_weights(contact[:, k], fade, min_len)
         rep.locked_frames[side] = int(contact[:, k].sum())
-        ankle = pos[:, ankle_j]
-        target = ankle.copy()
-        anchor = ankle.copy()
+        ankle, toe = pos[:, ankle_j], pos[:, toe_j]
+        anchor = toe[:, :2].copy()
         active = w > 0
         if active.any():
-            anchors = np.array([ankle[a:b].mean(axis=0) for a, b in contact_segments(contact[:, k], min_len)])
+            # The ball of the foot is what stays put on the floor: it is the pivot
+            # after heel strike and during the heel rise, so its horizontal
+            # position is pinned and the ankle follows the foot's own rotation.
+            anchors = np.array([np.median(toe[a:b, :2], axis=0) for a, b in contact_segments(contact[:, k], min_len)])
             anchor[active] = anchors[seg[active]]
-            target[active] = ankle[active] + w[active, None] * (anchor[active] - ankle[active])
-            # A pinned foot the straight leg cannot reach: lower the hips just enough.
+            target = ankle.copy()
+            target[:, :2] += w[:, None] * (anchor - toe[:, :2])
             # Soft limit: a pinned leg stays slightly bent (≤ SOFT_REACH of its length),
             # where small length changes need only small knee turns.
             reach = SOFT_REACH * (np.linalg.norm(pos[:, knee_j] - pos[:, hip_j], axis=-1)
                                   + np.linalg.norm(ankle - pos[:, knee_j], axis=-1))
-            need = np.linalg.norm(target - pos[:, hip_j], axis=-1) - reach
-            drop = np.maximum(drop, np.where(active, w * need, 0.0))
+            # Vertical hip drop bringing the target onto the reach sphere (exact, not per distance).
+            v = target - pos[:, hip_j]
+            flat = np.sqrt(np.maximum(reach ** 2 - (v[:, :2] ** 2).sum(-1), 0.0))
+            need = np.maximum(-flat - v[:, 2], 0.0)
+            drop = np.maximum(drop, np.where(active, need, 0.0))
         targets[side] = (w, anchor)
     root = m.root_pos.copy()
+    smooth_drop = np.zeros(m.frames)
     if drop.max() > 0:
         # Widen and smooth the drop so the hips move gently (max filter, then Gaussian).
         r = max(fade, 1)
         padded = np.r_[np.zeros(r), drop, np.zeros(r)]
         wide = np.max(np.stack([padded[i:i + m.frames] for i in range(2 * r + 1)]), axis=0)
         smooth_drop = np.maximum(kin.gaussian_smooth(wide * 1.2, r / 2), drop)
+        # Never crouch more than MAX_DROP of the leg length: beyond, the foot may slide a little.
+        leg = float(np.linalg.norm(m.offsets[J["LeftLeg"]]) + np.linalg.norm(m.offsets[J["LeftFoot"]]))
+        smooth_drop = np.minimum(smooth_drop, MAX_DROP * leg)
         root[:, 2] -= smooth_drop
         pos = pos.copy()
         pos[..., 2] -= smooth_drop[:, None]
@@ -216,8 +226,10 @@ def foot_lock(motion, contact: np.ndarray, fade: int = 6, min_len: int = 2,
         hip_j, knee_j, ankle_j, _ = (J[n] for n in LEGS[side])
         w, anchor = targets[side]
         ankle = pos[:, ankle_j]
-        # Blend from the (possibly lowered) free ankle towards the world-fixed anchor.
-        target = ankle + w[:, None] * (anchor - ankle)
+        # Blend from the (possibly lowered) free ankle towards the pinned ball of the foot.
+        target = ankle.copy()
+        target[:, :2] += w[:, None] * (anchor - pos[:, J[LEGS[side][3]], :2])
+        target[:, 2] += w * smooth_drop          # a pinned foot stays on the floor while the hips go down
         active = w > 0
         if not active.any():
             rep.unreachable[side] = 0

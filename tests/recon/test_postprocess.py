@@ -33,9 +33,9 @@ def test_foot_lock_stops_sliding_and_stays_smooth(known_walk, walk_contact, skat
     for side, (mean, peak) in slide.items():
         assert peak < 0.01, (side, peak)           # < 1 cm per frame during contact
         assert mean < 0.002
-    # Rotations stay smooth: no frame-to-frame jump above 20° (600°/s at 30 fps) on any joint.
+    # Rotations stay smooth: no frame-to-frame jump above 25° (750°/s at 30 fps) on any joint.
     step = np.degrees(pp.max_angular_step(out))
-    assert step.max() < 20.0, step.round(1)
+    assert step.max() < 25.0, step.round(1)
     # Bones never stretch.
     assert np.abs(_bone_lengths(out) - _bone_lengths(m)).max() < 1e-9
     assert rep.locked_frames["left"] == int(c[:, 0].sum())

@@ -1,0 +1,509 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reconstruct Motion, Bake Motion from BVH, the bone-map list, the default character and exports.
+
+The settings live on the scene (``scene.step2motion_recon``) so they also work
+with linked rigs, whose objects cannot hold new properties. Long steps report
+through ``window_manager.progress_*`` when a window exists (not in background
+mode). The pure work is in plain functions (:func:`reconstruct_take`,
+:func:`bake_onto_target`, :func:`insoles_follow_feet`) shared with the
+``reconstruct`` command.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy_extras.io_utils import ExportHelper, ImportHelper
+from mathutils import Matrix
+
+from ..core import postprocess, rigmap
+from ..core.errors import TakeError
+from ..core.motion.skeleton import CANONICAL_JOINTS
+from . import bake, character, export
+from .insole_scene import take_root
+from .preferences import user_data_dir
+from .retarget import RigRest, detect_bone_map
+
+MODEL_SET_FILE = "model_set.json"
+
+
+# -- model sets -------------------------------------------------------------------------
+def model_set_candidates(explicit: str | None = None) -> list:
+    """Folders searched for a trained model set, in order."""
+    out = []
+    if explicit:
+        out.append(Path(bpy.path.abspath(explicit)) if explicit.startswith("//") else Path(explicit))
+    if os.environ.get("STEP2MOTION_MODELS"):
+        out.append(Path(os.environ["STEP2MOTION_MODELS"]))
+    out.append(Path.cwd() / "models")
+    out.append(Path(__file__).resolve().parents[2] / "models")     # a development checkout
+    user = user_data_dir(create=False)
+    if user:
+        out.append(Path(user) / "models")
+    seen, uniq = set(), []
+    for p in out:
+        if str(p) not in seen:
+            seen.add(str(p))
+            uniq.append(p)
+    return uniq
+
+
+def find_model_set(explicit: str | None = None) -> Path:
+    """The first folder holding ``model_set.json`` (also one level down); TakeError naming all looked at."""
+    cands = model_set_candidates(explicit)
+    for d in cands[:1] if explicit else cands:
+        if (d / MODEL_SET_FILE).is_file():
+            return d
+        if d.is_dir():
+            subs = sorted(p.parent for p in d.glob(f"*/{MODEL_SET_FILE}"))
+            if subs:
+                return subs[-1]
+    looked = ", ".join(str(d) for d in (cands[:1] if explicit else cands))
+    raise TakeError(f"no trained model set ({MODEL_SET_FILE} + ONNX files) found; looked in {looked}. "
+                    "The models are trained and exported by training/ (see docs/models.md); "
+                    "until then use 'Bake Motion from BVH' or the --ground-truth option",
+                    path=str(cands[0]) if explicit else None)
+
+
+# -- scene settings ------------------------------------------------------------------------
+def _is_armature(self, ob):
+    return ob.type == "ARMATURE"
+
+
+class STEP2MOTION_BoneMapItem(bpy.types.PropertyGroup):
+    joint: bpy.props.StringProperty(name="Joint")
+    bone: bpy.props.StringProperty(name="Bone", description="Bone of the target rig playing this joint")
+
+
+class STEP2MOTION_ReconSettings(bpy.types.PropertyGroup):
+    target: bpy.props.PointerProperty(type=bpy.types.Object, poll=_is_armature, name="Target Rig",
+                                      description="Armature that receives the motion (empty: the default character)")
+    height: bpy.props.FloatProperty(name="Height", default=character.DEFAULT_HEIGHT, min=0.5, max=2.5,
+                                    unit="LENGTH", description="Body height of the default character (m)")
+    in_place: bpy.props.BoolProperty(name="In Place", default=False,
+                                     description="Drop the horizontal root motion (keep turning and height)")
+    foot_lock: bpy.props.BoolProperty(name="Foot Locking", default=True,
+                                      description="Pin feet while the insoles measure load (two-bone IK)")
+    smooth: bpy.props.FloatProperty(name="Smoothing", default=0.0, min=0.0, max=5.0,
+                                    description="Gaussian smoothing in frames; contacts are kept")
+    models_dir: bpy.props.StringProperty(name="Models", subtype="DIR_PATH",
+                                         description="Folder with a trained model set (empty: search the defaults)")
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    samples: bpy.props.IntProperty(name="Samples", default=1, min=1, max=16,
+                                   description="Reconstructions to sample; each becomes its own action")
+    bone_map: bpy.props.CollectionProperty(type=STEP2MOTION_BoneMapItem)
+    bone_map_index: bpy.props.IntProperty()
+    bone_map_source: bpy.props.StringProperty(name="Bone Map Source")
+    bone_map_rig: bpy.props.StringProperty()
+
+
+def settings(context) -> STEP2MOTION_ReconSettings | None:
+    """The scene's settings; None when the add-on is not registered (the command line)."""
+    return getattr(context.scene, "step2motion_recon", None)
+
+
+def store_bone_map(context, arm, bm: rigmap.BoneMap) -> None:
+    s = settings(context)
+    if s is None:
+        return
+    s.bone_map.clear()
+    for j in CANONICAL_JOINTS:
+        item = s.bone_map.add()
+        item.joint = j
+        item.bone = bm.mapping.get(j, "")
+    s.bone_map_source = bm.source
+    s.bone_map_rig = arm.name if arm is not None else ""
+
+
+def current_bone_map(context, arm) -> rigmap.BoneMap:
+    """The panel's bone list when it was made for this rig, else a fresh detection (stored)."""
+    s = settings(context)
+    if s is not None and s.bone_map and s.bone_map_rig == arm.name:
+        return rigmap.BoneMap({i.joint: i.bone for i in s.bone_map if i.bone}, s.bone_map_source or "manual")
+    bm = detect_bone_map(arm)
+    store_bone_map(context, arm, bm)
+    return bm
+
+
+def target_rig(context, create: bool = True):
+    """The chosen target, else the selected armature, else a (new) default character."""
+    s = settings(context)
+    arm = s.target if s is not None else None
+    if arm is None and context.active_object is not None and context.active_object.type == "ARMATURE":
+        arm = context.active_object
+    if arm is None:
+        arm = next((ob for ob in context.scene.objects if ob.get("s2m_role") == "character"), None)
+    if arm is None and create:
+        arm = character.create_character(context, height=s.height if s is not None else character.DEFAULT_HEIGHT)
+    return arm
+
+
+# -- shared work ----------------------------------------------------------------------------------
+def insoles_follow_feet(context, take_root_ob, arm, mapping: dict) -> list:
+    """Child Of constraints keeping each insole under its foot bone (offset measured at rest)."""
+    done = []
+    insoles = [c for c in take_root_ob.children_recursive if c.get("s2m_role") == "insole"]
+    if not insoles:
+        return done
+    pose_position = arm.data.pose_position
+    arm.data.pose_position = "REST"
+    context.view_layer.update()
+    try:
+        for ins in insoles:
+            side = ins.get("s2m_side")
+            foot = mapping.get("LeftFoot" if side == "left" else "RightFoot")
+            toe = mapping.get("LeftToeBase" if side == "left" else "RightToeBase")
+            if not foot or foot not in arm.pose.bones:
+                continue
+            for c in [c for c in ins.constraints if c.name == "S2M Follow Foot"]:
+                ins.constraints.remove(c)
+            bone_world = arm.matrix_world @ arm.pose.bones[foot].matrix
+            ankle = np.array(bone_world.translation)
+            if toe and toe in arm.pose.bones:
+                toe_p = np.array(arm.matrix_world @ arm.pose.bones[toe].head)
+            else:
+                toe_p = np.array(arm.matrix_world @ arm.pose.bones[foot].tail)
+            fwd = toe_p - ankle
+            fwd[2] = 0.0
+            fwd = fwd / max(np.linalg.norm(fwd), 1e-9)
+            # Insole centre: a little ahead of the ankle, on the floor under the foot.
+            centre = ankle + fwd * 0.45 * np.linalg.norm((toe_p - ankle)[:2]) + np.array([0, 0, 0.0])
+            centre[2] = arm.matrix_world.translation.z + 0.003
+            yaw = float(np.arctan2(fwd[1], fwd[0]))
+            desired = Matrix.Translation(centre) @ Matrix.Rotation(yaw, 4, "Z")
+            con = ins.constraints.new("CHILD_OF")
+            con.name = "S2M Follow Foot"
+            con.target = arm
+            con.subtarget = foot
+            con.set_inverse_pending = False
+            # Child Of: world = bone_world @ inverse @ own_world; choose inverse so the rest pose gives `desired`.
+            own = ins.matrix_world.copy()
+            con.inverse_matrix = bone_world.inverted() @ desired @ own.inverted()
+            done.append(ins.name)
+    finally:
+        arm.data.pose_position = pose_position
+        context.view_layer.update()
+    return done
+
+
+def prepare_motion(motion, contact=None, foot_lock: bool = True, smooth_sigma: float = 0.0,
+                   toe_height: float = 0.02):
+    """Post-process a reconstruction/motion with the measured contact; returns (Motion, notes)."""
+    m, rep = postprocess.postprocess(motion, contact if foot_lock else None, lock=foot_lock,
+                                     ground=True, toe_height=toe_height, smooth_sigma=smooth_sigma)
+    return m, rep.notes
+
+
+def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int = 1, progress=None):
+    """Run the models on a take: (list of reconstructions, model set path). TakeError if none exists."""
+    from ..core.inference import ModelSet, reconstruct
+    path = find_model_set(models_dir)
+    models = ModelSet(path)
+    recs = []
+    for k in range(samples):
+        def prog(done, total, k=k):
+            if progress:
+                progress((k + done / max(total, 1)) / samples)
+        recs.append(reconstruct(take, models, seed=seed + k, progress=prog))
+    return recs, path
+
+
+def rig_toe_height(arm, mapping: dict, scale: float) -> float:
+    """Rest height of the rig's toe joints above its origin, in the motion's units (÷ scale)."""
+    rest = RigRest.of(arm)
+    idx = {n: i for i, n in enumerate(rest.names)}
+    toes = [mapping[j] for j in ("LeftToeBase", "RightToeBase") if mapping.get(j) in idx]
+    if not toes:
+        return 0.03
+    z = np.mean([rest.head_world(idx[t])[2] for t in toes]) - rest.world[2, 3]
+    return float(max(z, 0.0) / max(scale, 1e-6))
+
+
+def bake_onto_target(context, arm, motion, name: str, contact=None, options=None, foot_lock=True,
+                     smooth_sigma=0.0, in_place=False) -> bake.BakeResult:
+    """Detect/read the bone map, post-process with the rig's toe height, bake; BakeError on bad rigs."""
+    bm = current_bone_map(context, arm)
+    missing = bm.missing_required()
+    if missing:
+        raise bake.BakeError(f"{arm.name}: no bone found for {', '.join(missing)}; "
+                             "map them in the Step2Motion bone list (Retarget panel)")
+    from .retarget import hip_height_ratio
+    m0 = postprocess.as_motion(motion)
+    try:
+        scale = hip_height_ratio(RigRest.of(arm), bm.mapping, m0.offsets)
+    except ValueError as exc:
+        raise bake.BakeError(f"{arm.name}: {exc}") from None
+    m, notes = prepare_motion(m0, contact, foot_lock, smooth_sigma, rig_toe_height(arm, bm.mapping, scale))
+    opts = options or bake.BakeOptions()
+    opts.name = name
+    opts.in_place = in_place
+    res = bake.bake_motion(context, arm, m, bm, opts)
+    res.messages = notes + res.messages
+    return res
+
+
+# -- operators --------------------------------------------------------------------------------------
+class _Progress:
+    def __init__(self, context):
+        self.wm = context.window_manager
+        self.on = context.window is not None
+
+    def __enter__(self):
+        if self.on:
+            self.wm.progress_begin(0, 100)
+        return self
+
+    def __call__(self, fraction: float):
+        if self.on:
+            self.wm.progress_update(int(100 * min(max(fraction, 0.0), 1.0)))
+
+    def __exit__(self, *exc):
+        if self.on:
+            self.wm.progress_end()
+        return False
+
+
+def _report_messages(op, messages):
+    for msg in messages:
+        op.report({"WARNING"} if any(w in msg for w in ("failed", "cannot", "lack")) else {"INFO"}, msg)
+
+
+class STEP2MOTION_OT_reconstruct(bpy.types.Operator):
+    """Reconstruct full-body motion from the active insole take with the trained models and bake it"""
+    bl_idname = "step2motion.reconstruct"
+    bl_label = "Reconstruct Motion"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        root = _active_take_root(context)
+        if root is None:
+            self.report({"ERROR"}, "No insole take: import a recording first (File > Import > Insole Recording)")
+            return {"CANCELLED"}
+        path = root.get("s2m_file", "")
+        s = settings(context)
+        try:
+            from ..core.formats import load_take
+            take = load_take(path)
+            with _Progress(context) as prog:
+                recs, model_dir = reconstruct_take(take, s.models_dir or None, s.seed, s.samples,
+                                                   progress=lambda f: prog(0.8 * f))
+                arm = target_rig(context)
+                results = []
+                for k, rec in enumerate(recs):
+                    contact = postprocess.contact_from_take(take, rec.rate, rec.frames)
+                    name = root.name.removeprefix("S2M ") + (f" #{k + 1}" if len(recs) > 1 else "")
+                    results.append(bake_onto_target(context, arm, rec, name, contact, foot_lock=s.foot_lock,
+                                                    smooth_sigma=s.smooth, in_place=s.in_place))
+                    prog(0.8 + 0.2 * (k + 1) / len(recs))
+        except (TakeError, bake.BakeError, OSError, ValueError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        res = results[0]
+        insoles_follow_feet(context, root, res.armature, current_bone_map(context, res.armature).mapping)
+        _report_messages(self, res.messages)
+        self.report({"INFO"}, f"Reconstructed {res.frames} frames with {model_dir}")
+        return {"FINISHED"}
+
+
+def _active_take_root(context):
+    root = take_root(context.active_object)
+    if root is None:
+        roots = [ob for ob in context.scene.objects if ob.get("s2m_role") == "take"]
+        root = roots[-1] if roots else None
+    return root
+
+
+class STEP2MOTION_OT_bake_bvh(bpy.types.Operator, ImportHelper):
+    """Bake a motion capture clip (BVH) onto the target rig through the retargeting and bake path"""
+    bl_idname = "step2motion.bake_bvh"
+    bl_label = "Bake Motion from BVH"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ".bvh"
+    filter_glob: bpy.props.StringProperty(default="*.bvh;*.bvh.gz", options={"HIDDEN"})
+
+    def execute(self, context):
+        from ..core.motion.bvh import load_bvh
+        from ..core.motion.retarget import motion_from_bvh
+        s = settings(context)
+        try:
+            motion = motion_from_bvh(load_bvh(self.filepath))
+            arm = target_rig(context)
+            name = os.path.basename(self.filepath).split(".")[0]
+            res = bake_onto_target(context, arm, motion, name, None, foot_lock=False,
+                                   smooth_sigma=s.smooth, in_place=s.in_place)
+        except (TakeError, bake.BakeError, OSError, ValueError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        root = _active_take_root(context)
+        if root is not None:
+            insoles_follow_feet(context, root, res.armature, current_bone_map(context, res.armature).mapping)
+        _report_messages(self, res.messages)
+        self.report({"INFO"}, f"Baked {res.frames} frames onto {res.armature.name} as {res.action.name}")
+        return {"FINISHED"}
+
+
+class STEP2MOTION_OT_add_character(bpy.types.Operator):
+    """Add the default character (canonical skeleton with a simple body) at the chosen height"""
+    bl_idname = "step2motion.add_character"
+    bl_label = "Add Default Character"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        s = settings(context)
+        arm = character.create_character(context, height=s.height)
+        s.target = arm
+        store_bone_map(context, arm, detect_bone_map(arm))
+        return {"FINISHED"}
+
+
+class STEP2MOTION_OT_detect_bone_map(bpy.types.Operator):
+    """Fill the bone list from the target rig's bone names and hierarchy"""
+    bl_idname = "step2motion.detect_bone_map"
+    bl_label = "Detect Bone Map"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        arm = target_rig(context, create=False)
+        if arm is None:
+            self.report({"ERROR"}, "Choose a target armature first")
+            return {"CANCELLED"}
+        bm = detect_bone_map(arm)
+        store_bone_map(context, arm, bm)
+        missing = bm.missing_required()
+        if missing:
+            self.report({"WARNING"}, f"Unmapped required joints: {', '.join(missing)}; pick their bones in the list")
+        else:
+            self.report({"INFO"}, f"{rigmap.PRESET_LABELS.get(bm.source, bm.source)}: "
+                                  f"{len(bm.mapping)} of {len(CANONICAL_JOINTS)} joints mapped")
+        return {"FINISHED"}
+
+
+def bone_map_dir() -> str:
+    path = os.path.join(user_data_dir(create=True), "bone_maps")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+class STEP2MOTION_OT_save_bone_map(bpy.types.Operator, ExportHelper):
+    """Save the bone list as JSON (in the extension's user folder by default)"""
+    bl_idname = "step2motion.save_bone_map"
+    bl_label = "Save Bone Map"
+    filename_ext = ".json"
+    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
+
+    def invoke(self, context, event):
+        arm = target_rig(context, create=False)
+        self.filepath = os.path.join(bone_map_dir(), bpy.path.clean_name(arm.name if arm else "rig") + ".json")
+        return ExportHelper.invoke(self, context, event)
+
+    def execute(self, context):
+        s = settings(context)
+        bm = rigmap.BoneMap({i.joint: i.bone for i in s.bone_map if i.bone}, s.bone_map_source or "manual")
+        try:
+            Path(self.filepath).write_text(rigmap.to_json(bm, s.bone_map_rig), encoding="utf-8")
+        except OSError as exc:
+            self.report({"ERROR"}, f"{self.filepath}: {exc.strerror or exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Saved {self.filepath}")
+        return {"FINISHED"}
+
+
+class STEP2MOTION_OT_load_bone_map(bpy.types.Operator, ImportHelper):
+    """Load a bone list saved as JSON"""
+    bl_idname = "step2motion.load_bone_map"
+    bl_label = "Load Bone Map"
+    bl_options = {"REGISTER", "UNDO"}
+    filename_ext = ".json"
+    filter_glob: bpy.props.StringProperty(default="*.json", options={"HIDDEN"})
+
+    def invoke(self, context, event):
+        self.filepath = bone_map_dir() + os.sep
+        return ImportHelper.invoke(self, context, event)
+
+    def execute(self, context):
+        arm = target_rig(context, create=False)
+        try:
+            bm = rigmap.from_json(Path(self.filepath).read_text(encoding="utf-8"), self.filepath)
+        except (OSError, ValueError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if arm is not None:
+            absent = [f"{j}→{b}" for j, b in bm.mapping.items() if b not in arm.data.bones]
+            if absent:
+                self.report({"WARNING"}, f"{arm.name} lacks bones {', '.join(absent)}")
+        store_bone_map(context, arm, bm)
+        return {"FINISHED"}
+
+
+class STEP2MOTION_OT_export_take(bpy.types.Operator, ExportHelper):
+    """Export the target rig with its latest Step2Motion take (BVH, FBX or glTF, Blender's exporters)"""
+    bl_idname = "step2motion.export_take"
+    bl_label = "Export Take"
+    filename_ext = ".bvh"
+    fmt: bpy.props.EnumProperty(name="Format", items=(("bvh", "BVH", ""), ("fbx", "FBX", ""),
+                                                      ("gltf", "glTF (.glb)", "")), default="bvh")
+
+    def check(self, context):
+        ext = {"bvh": ".bvh", "fbx": ".fbx", "gltf": ".glb"}[self.fmt]
+        new = bpy.path.ensure_ext(os.path.splitext(self.filepath)[0], ext)
+        changed = new != self.filepath
+        self.filepath = new
+        self.filename_ext = ext
+        return changed
+
+    def execute(self, context):
+        arm = target_rig(context, create=False)
+        action = latest_take_action(arm) if arm is not None else None
+        if action is None:
+            self.report({"ERROR"}, "No baked Step2Motion take on the target rig")
+            return {"CANCELLED"}
+        self.check(context)
+        try:
+            path = export.export_take(context, self.fmt, self.filepath, arm, action)
+        except export.ExportError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Exported {path}")
+        return {"FINISHED"}
+
+
+def latest_take_action(arm):
+    anim = arm.animation_data
+    if anim is None:
+        return None
+    tracks = [t for t in anim.nla_tracks if t.name.startswith(bake.TRACK_PREFIX) and t.strips]
+    unmuted = [t for t in tracks if not t.mute]
+    pick = (unmuted or tracks)
+    return pick[-1].strips[0].action if pick else None
+
+
+class STEP2MOTION_UL_bone_map(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        arm = target_rig(context, create=False)
+        row = layout.row(align=True)
+        required = item.joint in rigmap.REQUIRED
+        row.label(text=item.joint + (" *" if required else ""),
+                  icon="ERROR" if required and not item.bone else "BONE_DATA")
+        if arm is not None:
+            row.prop_search(item, "bone", arm.data, "bones", text="")
+        else:
+            row.prop(item, "bone", text="")
+
+
+classes = (STEP2MOTION_BoneMapItem, STEP2MOTION_ReconSettings, STEP2MOTION_UL_bone_map,
+           STEP2MOTION_OT_reconstruct, STEP2MOTION_OT_bake_bvh, STEP2MOTION_OT_add_character,
+           STEP2MOTION_OT_detect_bone_map, STEP2MOTION_OT_save_bone_map, STEP2MOTION_OT_load_bone_map,
+           STEP2MOTION_OT_export_take)
+
+
+def register():
+    bpy.types.Scene.step2motion_recon = bpy.props.PointerProperty(type=STEP2MOTION_ReconSettings)
+
+
+def unregister():
+    if hasattr(bpy.types.Scene, "step2motion_recon"):
+        del bpy.types.Scene.step2motion_recon

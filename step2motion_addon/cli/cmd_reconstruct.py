@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``reconstruct``: an insole take → full-body motion baked on the default character (.blend, BVH, FBX, PNG)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+HELP = "reconstruct full-body motion from an insole take and bake it onto the default character"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("take", help="recording: Moticon .txt, generic .csv or native .s2m")
+    parser.add_argument("--out", required=True, help="output .blend file")
+    parser.add_argument("--bvh", help="also export the motion as BVH")
+    parser.add_argument("--fbx", help="also export character and motion as FBX")
+    parser.add_argument("--png", help="also render a Workbench preview (character with insoles)")
+    parser.add_argument("--json", help="write a report: timings, model set, per-foot contact, warnings")
+    parser.add_argument("--samples", type=int, default=1, help="reconstructions to sample (each its own action)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the first sample (default 0)")
+    parser.add_argument("--models", help="folder with a trained model set (default: search models/ folders)")
+    parser.add_argument("--height", type=float, default=1.75, help="default character height in m (default 1.75)")
+    parser.add_argument("--fps", type=float, default=30.0, help="scene frame rate (default 30)")
+    parser.add_argument("--in-place", action="store_true", help="drop the horizontal root motion")
+    parser.add_argument("--no-foot-lock", action="store_true", help="do not pin loaded feet")
+    # Developer option: bake a known motion instead of running the models (exercises bake/export today).
+    parser.add_argument("--ground-truth", metavar="MOTION.bvh", help=argparse.SUPPRESS)
+
+
+def run(args) -> int:
+    from ..core import postprocess
+    from ..core.formats import load_take
+
+    report = {"take": os.path.abspath(args.take), "warnings": [], "seconds": {}}
+    t0 = time.perf_counter()
+    take = load_take(args.take)            # TakeError → exit 2 through the dispatcher
+    report["seconds"]["load"] = time.perf_counter() - t0
+
+    import bpy
+
+    from ..blender import bake, character, export, insole_scene, reconstruct_op, render_preview
+
+    t0 = time.perf_counter()
+    if args.ground_truth:
+        from ..core.motion.bvh import load_bvh
+        from ..core.motion.retarget import motion_from_bvh
+        motions = [motion_from_bvh(load_bvh(args.ground_truth))]
+        report["model_set"] = None
+        report["ground_truth"] = os.path.abspath(args.ground_truth)
+        if args.samples > 1:
+            report["warnings"].append("--samples ignored with --ground-truth")
+    else:
+        try:
+            motions, model_dir = reconstruct_op.reconstruct_take(take, args.models, args.seed, max(1, args.samples))
+        except Exception as exc:          # noqa: BLE001 - shown as one line, never a traceback
+            from ..core.errors import TakeError
+            if not isinstance(exc, (TakeError, OSError, ValueError)):
+                raise
+            print(f"error: {exc}", file=sys.stderr)
+            if args.json:
+                report["error"] = str(exc)
+                _write_json(args.json, report)
+            return 2
+        report["model_set"] = str(model_dir)
+        report["reconstruction"] = {k: v for k, v in motions[0].info.items() if isinstance(v, (int, float, str))}
+    report["seconds"]["inference"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    context = bpy.context
+    scene = context.scene
+    created = insole_scene.build_take_scene(context, take, insole_scene.SceneOptions(fps=args.fps or None))
+    arm = character.create_character(context, height=args.height)
+    results = []
+    stem = os.path.splitext(os.path.basename(args.take))[0]
+    for k, motion in enumerate(motions):
+        m = postprocess.as_motion(motion)
+        contact = postprocess.contact_from_take(take, m.fps, m.frames)
+        name = stem + (f" #{k + 1}" if len(motions) > 1 else "")
+        try:
+            res = reconstruct_op.bake_onto_target(context, arm, m, name, contact, foot_lock=not args.no_foot_lock,
+                                                  in_place=args.in_place)
+        except bake.BakeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        results.append(res)
+        report["warnings"] += res.messages
+        if k == 0:
+            report["contact_percent"] = {side: float(100.0 * contact[:, i].mean())
+                                         for i, side in enumerate(("left", "right"))}
+            report["frames"] = res.frames
+            report["fps"] = bake.scene_fps(scene)
+            report["scale"] = res.scale
+    # Only the first sample plays; the others stay on muted NLA tracks.
+    anim = arm.animation_data
+    for t in anim.nla_tracks:
+        t.mute = not (t.strips and t.strips[0].action == results[0].action)
+    followed = reconstruct_op.insoles_follow_feet(context, created["root"], arm,
+                                                  reconstruct_op.current_bone_map(context, arm).mapping)
+    report["insoles_following_feet"] = followed
+    scene.frame_start = results[0].frame_start
+    scene.frame_end = results[0].frame_start + results[0].frames - 1
+    report["seconds"]["bake"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    out = os.path.abspath(args.out)
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    for kind, path in (("bvh", args.bvh), ("fbx", args.fbx)):
+        if path:
+            export.export_take(context, kind, path, arm, results[0].action)
+            report[kind] = os.path.abspath(path)
+    if args.png:
+        frame = scene.frame_start + (scene.frame_end - scene.frame_start) // 2
+        scene.frame_set(frame)
+        render_preview.setup_workbench(scene, (960, 540))
+        frame_character(scene, arm)
+        render_preview.render_png(scene, os.path.abspath(args.png), frame)
+        report["png"] = os.path.abspath(args.png)
+    bpy.ops.wm.save_as_mainfile(filepath=out, check_existing=False)
+    report["blend"] = out
+    report["seconds"]["export"] = time.perf_counter() - t0
+    print(f"saved {out}: {results[0].frames} frames at {bake.scene_fps(scene):g} fps on {arm.name}")
+    for w in report["warnings"]:
+        print(f"note: {w}")
+    if args.json:
+        _write_json(args.json, report)
+    return 0
+
+
+def frame_character(scene, arm, tilt_deg: float = 12.0):
+    """A camera looking at the character from the front-left, framing its whole path at this frame."""
+    import math
+
+    import bpy
+    from mathutils import Vector
+    cam = bpy.data.objects.get("S2M Preview Camera")
+    if cam is None:
+        cam = bpy.data.objects.new("S2M Preview Camera", bpy.data.cameras.new("S2M Preview Camera"))
+        scene.collection.objects.link(cam)
+    scene.camera = cam
+    cam.data.lens = 50.0
+    hips = arm.matrix_world @ arm.pose.bones[0].head
+    height = float(arm.get("s2m_height", 1.75))
+    target = Vector((hips.x, hips.y, height * 0.5))
+    dist = height * 2.4
+    direction = Vector((0.55, -1.0, math.tan(math.radians(tilt_deg)))).normalized()
+    cam.location = target + direction * dist
+    cam.rotation_euler = (target - cam.location).to_track_quat("-Z", "Y").to_euler()
+    if "S2M Ground" not in bpy.data.objects:
+        from ..blender import meshes
+        ground = bpy.data.objects.new("S2M Ground", meshes.ground_mesh("S2M Ground", 30.0, (0.05, 0.055, 0.06)))
+        scene.collection.objects.link(ground)
+    return cam
+
+
+def _write_json(path, report) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(report, fh, indent=1)
