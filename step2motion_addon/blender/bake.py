@@ -131,7 +131,8 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
     m = as_motion(motion)
     messages = []
     fps = scene_fps(scene)
-    if opts.resample and abs(m.fps - fps) > 1e-6:
+    # Rates within 0.05 % are the same rate written with few digits (BVH frame times): no resampling.
+    if opts.resample and abs(m.fps - fps) > 5e-4 * fps:
         messages.append(f"motion resampled from {m.fps:g} to the scene's {fps:g} fps")
         m = m.resampled(fps)
     if m.frames < 1:

@@ -183,17 +183,22 @@ def score_preset(preset: str, bones: list) -> tuple[float, dict]:
 
 def heuristic_map(bones: list) -> dict:
     """Name-synonym and hierarchy matching for rigs no preset knows (may be partial)."""
+    import os
+
     from .motion.retarget import _SYNONYMS, _split_side, map_joints
     names = [b for b, _ in bones]
     index = {n: i for i, n in enumerate(names)}
     parents = np.array([index.get(p, -1) if p is not None else -1 for _, p in bones])
+    # A prefix every bone shares ("bn_", "Bip01 ", "rig:") hides the side token: drop it.
+    prefix = os.path.commonprefix(names) if len(names) > 3 else ""
+    bare = [n[len(prefix):] or n for n in names]
     try:
-        found = map_joints(names, parents)
+        found = map_joints(bare, parents)
         return {j: names[i] for j, i in found.items()}
     except KeyError:
         pass
     # Partial: synonyms only, each bone used once, first bone in hierarchy order wins.
-    info = [_split_side(n) for n in names]
+    info = [_split_side(n) for n in bare]
     out = {}
     for key, words in _SYNONYMS.items():
         sides = (None,) if key in ("Hips", "Neck", "Head") else ("Left", "Right")
