@@ -144,11 +144,14 @@ def frame_character(scene, arm, tilt_deg: float = 12.0):
     cam.data.lens = 50.0
     hips = arm.matrix_world @ arm.pose.bones[0].head
     height = float(arm.get("s2m_height", 1.75))
-    target = Vector((hips.x, hips.y, height * 0.5))
-    dist = height * 2.4
+    target = Vector((hips.x, hips.y, height * 0.47))
+    dist = height * 3.3
     direction = Vector((0.55, -1.0, math.tan(math.radians(tilt_deg)))).normalized()
     cam.location = target + direction * dist
     cam.rotation_euler = (target - cam.location).to_track_quat("-Z", "Y").to_euler()
+    # Studio light shows the body's shape (flat light would make it a silhouette).
+    scene.display.shading.light = "STUDIO"
+    scene.display.shading.show_cavity = True
     if "S2M Ground" not in bpy.data.objects:
         from ..blender import meshes
         ground = bpy.data.objects.new("S2M Ground", meshes.ground_mesh("S2M Ground", 30.0, (0.05, 0.055, 0.06)))
