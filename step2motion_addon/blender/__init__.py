@@ -13,7 +13,8 @@ import bpy
 from . import import_op, panel, preferences, reconstruct_op, simulate_op
 
 # Settings and operators before the panels that draw them.
-MODULES = (preferences, import_op, reconstruct_op, simulate_op, panel)
+from . import live, live_ops, live_panel  # noqa: E402  (live capture: controller, operators, panel)
+MODULES = (preferences, import_op, reconstruct_op, simulate_op, panel, live, live_ops, live_panel)
 
 
 def register():
