@@ -40,3 +40,4 @@ def centre_of_mass(pos: np.ndarray) -> np.ndarray:
 def vertical_force(com_acc_z: np.ndarray, body_mass_kg: float) -> np.ndarray:
     """Total vertical ground reaction (N): m (g + a_z), never pulling."""
     return np.maximum(body_mass_kg * (G + com_acc_z), 0.0)
+

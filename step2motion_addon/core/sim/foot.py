@@ -25,6 +25,9 @@ STANCE_HEIGHT = 0.025        # m, the foot's lowest cells below this (above grou
 CONTACT_SOFTNESS = 0.008     # m, width of the load ramp (sole and floor compliance)
 SLIDE_SPEED = 0.8            # m/s, horizontal speed above which a foot cannot carry load
 
+TOE_SHARE_MAX = 0.60         # the toes carry at most this share of a foot's load (toe flexors/windlass)
+COP_TILT_MAX = 3.0           # bound of the load tilt along the foot, per insole length
+
 TOE_CELLS = np.flatnonzero(insole.CELL_X > 0.3)     # hallux and lesser toes: ahead of the toe joint
 HINGE_CELLS = np.flatnonzero((insole.CELL_X > 0.15) & (insole.CELL_X <= 0.3))   # metatarsal heads
 
@@ -105,3 +108,54 @@ def foot_contact(height: np.ndarray, hspeed: np.ndarray) -> np.ndarray:
     low = 1.0 / (1.0 + np.exp((h - STANCE_HEIGHT) / 0.005))
     slow = 1.0 / (1.0 + (v / SLIDE_SPEED) ** 4)
     return low * slow
+
+
+def tilt_to_cop(shape: np.ndarray, areas: np.ndarray, u: np.ndarray, target: np.ndarray,
+                iterations: int = 32) -> np.ndarray:
+    """Shift each frame's load along the foot so its centre of pressure lies at ``target``.
+
+    ``shape`` (n, 16) is the relative pressure from contact, ``u`` (n, 16) the cells'
+    position along the foot's heading (insole lengths), ``target`` (n,) the wanted
+    centre (the body's centre of mass seen from this foot). The least-biased
+    distribution with a given mean is an exponential tilt, shape·exp(λu); λ is
+    found by bisection per frame and bounded, so a target outside the loaded
+    cells puts the load on the outermost loaded cells rather than anywhere else.
+    """
+    weight = shape * areas
+    total = weight.sum(1)
+    lo = np.full(len(u), -COP_TILT_MAX)
+    hi = np.full(len(u), COP_TILT_MAX)
+    centred = u - u.mean(1, keepdims=True)
+    for _ in range(iterations):
+        lam = 0.5 * (lo + hi)
+        e = weight * np.exp(lam[:, None] * centred - np.abs(lam)[:, None] * 0.6)
+        mean = (e * u).sum(1) / np.maximum(e.sum(1), 1e-300)
+        above = mean > target
+        hi = np.where(above, lam, hi)
+        lo = np.where(above, lo, lam)
+    lam = np.where(total > 0, 0.5 * (lo + hi), 0.0)
+    tilted = shape * np.exp(lam[:, None] * centred - np.abs(lam)[:, None] * 0.6)
+    scale = total / np.maximum((tilted * areas).sum(1), 1e-300)
+    return tilted * scale[:, None]
+
+
+def limit_toe_share(shape: np.ndarray, areas: np.ndarray, profile: np.ndarray) -> np.ndarray:
+    """Cap the toes' share of the load; the rest goes to the metatarsal heads.
+
+    In push-off the foot pivots on the metatarsal heads; the toes press down
+    only as hard as the toe flexors and the plantar fascia (windlass) pull, so
+    however the mocap toes bend, the heads keep most of the forefoot load.
+    """
+    weight = shape * areas
+    total = weight.sum(1)
+    toes = weight[:, TOE_CELLS].sum(1)
+    excess = np.maximum(toes - TOE_SHARE_MAX * total, 0.0)
+    out = shape.copy()
+    keep = np.where(toes > 0, 1.0 - excess / np.maximum(toes, 1e-12), 1.0)
+    out[:, TOE_CELLS] *= keep[:, None]
+    heads = weight[:, HINGE_CELLS]
+    fallback = (profile[HINGE_CELLS] * areas[HINGE_CELLS])[None]
+    share = np.where(heads.sum(1, keepdims=True) > 1e-9 * np.maximum(total, 1e-12)[:, None], heads, fallback)
+    share = share / share.sum(1, keepdims=True)
+    out[:, HINGE_CELLS] += excess[:, None] * share / areas[HINGE_CELLS][None]
+    return out

@@ -27,9 +27,8 @@ from .params import SimParams
 # foot): heel and metatarsal heads/hallux high, medial arch nearly unloaded.
 DEFAULT_LOAD_PROFILE = np.array([1.0, 1.0, 0.95, 1.0, 0.55, 0.75, 0.06, 0.6,
                                  0.75, 0.9, 1.05, 1.0, 0.95, 1.6, 0.45, 0.5])
-IMPACT_FREQ_HZ = 16.0         # heel-strike ringing of foot, shoe and insole
-IMPACT_DECAY_S = 0.018
-IMPACT_G_PER_MPS = (2.2, 6.0)  # g per m/s of landing speed: (backward along X, up along Z)
+IMPACT_S = 0.03              # heel pad + shoe stop the landing heel within ~20–40 ms
+IMPACT_MAX_MPS = 1.5          # landing speeds above this are mocap artefacts
 EVENT_ON_N, EVENT_OFF_N = 40.0, 20.0
 SIDES = ("left", "right")
 _FOOT = {"left": ("LeftFoot", "LeftToeBase"), "right": ("RightFoot", "RightToeBase")}
@@ -47,6 +46,9 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
     # Smooth away the kinks of linear upsampling and marker jitter (≈ source frame interval).
     sigma = max(0.6 * rate / motion.fps, 1.5)
     pos = kin.gaussian_smooth(pos, sigma)
+    # Time resolution (samples) of the kinematics: linear upsampling (a triangle of
+    # one source frame), this smoothing and the 1-sample smoothing of the IMU's acceleration.
+    sigma_kin = float(np.sqrt(sigma ** 2 + (rate / motion.fps) ** 2 / 6.0 + 1.0))
     time = np.arange(n) * dt
 
     # -- per foot geometry and kinematics ------------------------------------------
@@ -100,8 +102,7 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
 
     # -- whole-body vertical force and its split between the feet ----------------
     com = kin.gaussian_smooth(body.centre_of_mass(pos), max(sigma, 3.0))
-    acc_z = kin.derivative(kin.derivative(com[:, 2], dt), dt)
-    acc_z = kin.gaussian_smooth(acc_z, 2.0)
+    acc_z = kin.gaussian_smooth(kin.derivative(kin.derivative(com[:, 2], dt), dt), 2.0)
     cl, cr = feet["left"]["contact"], feet["right"]["contact"]
     total = body.vertical_force(acc_z, p.body_mass_kg) * np.maximum(cl, cr)
     line = feet["left"]["centre"] - feet["right"]["centre"]
@@ -117,7 +118,18 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
     for side in SIDES:
         f = feet[side]
         load = total * (share_l if side == "left" else 1.0 - share_l)
-        shape = f["w"] * profile
+        # Along the foot the load leans towards the body's centre of mass (the
+        # ground reaction points at it): behind the foot at heel strike, ahead of
+        # it in push-off, so the COP rolls heel → toe through the stance as on a
+        # real foot, not only when the foot pitches. (The dynamic zero-moment
+        # point would be exact, but mocap COM accelerations are too noisy for it.)
+        heading = rot.rotate(f["sole"], np.array([1.0, 0, 0]))[:, :2]
+        heading /= np.maximum(np.linalg.norm(heading, axis=1, keepdims=True), 1e-9)
+        length = f["geo"].length
+        u = ((f["cells"][..., :2] - f["ankle"][:, None, :2]) * heading[:, None]).sum(-1) / length
+        target = ((com[:, :2] - f["ankle"][:, :2]) * heading).sum(-1) / length
+        shape = foot.tilt_to_cop(f["w"] * profile, areas, u, target)
+        shape = foot.limit_toe_share(shape, areas, profile)
         denom = (shape * areas).sum(1)
         pressure = load[:, None] * shape / np.maximum(denom, 1e-9)[:, None]
         pressure *= 1.0 + p.pressure_gain_spread * rng.standard_normal(16)
@@ -126,7 +138,7 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
         force, cop = insole.force_and_cop(pressure, size)
         side_events = _events(force, time, side)
         events += side_events
-        acc, gyro = _imu(f, p, rng, side, dt, side_events, ground)
+        acc, gyro = _imu(f, p, rng, side, dt, side_events, sigma_kin)
         take_feet[side] = FootStream(side, time, pressure.astype(np.float32), acc, gyro,
                                      force.astype(np.float32), cop.astype(np.float32))
     events.sort(key=lambda e: (e.time, e.side))
@@ -157,7 +169,7 @@ def _events(force: np.ndarray, time: np.ndarray, side: str) -> list:
 
 
 def _imu(f: dict, p: SimParams, rng: np.random.Generator, side: str, dt: float, events: list,
-         ground: float) -> tuple[np.ndarray, np.ndarray]:
+         sigma_kin: float) -> tuple[np.ndarray, np.ndarray]:
     """Accelerometer (g) and gyro (deg/s) in the insole frame of one foot."""
     geo = f["geo"]
     mirror = -1.0 if side == "left" else 1.0
@@ -169,21 +181,31 @@ def _imu(f: dict, p: SimParams, rng: np.random.Generator, side: str, dt: float, 
     acc_world = kin.gaussian_smooth(acc_world, 1.0)
     specific = acc_world + np.array([0.0, 0.0, body.G])
     acc = rot.rotate(rot.conj(q), specific) / body.G
-    # Heel-strike transients: mocap misses the impact, the insole's IMU does not.
+    # Heel-strike transients: the heel pad and shoe stop the heel within a few
+    # tens of milliseconds; mocap (30–60 fps, smoothed) spreads that stop over
+    # ~100 ms. Add a half-sine deceleration of the heel's landing speed over
+    # IMPACT_S minus its version at the kinematics' resolution (what the mocap
+    # already holds), as a world-vertical specific force seen in the insole frame.
     n = acc.shape[0]
-    vz = kin.derivative(point[:, 2], dt)
-    k = int(0.12 / dt)
-    tau = np.arange(k) * dt
-    pulse = np.exp(-tau / IMPACT_DECAY_S) * np.sin(2 * np.pi * IMPACT_FREQ_HZ * tau + 0.5)
+    heel_vz = kin.derivative(f["cells"][:, :4, 2].mean(1), dt)
+    k = max(int(round(IMPACT_S / dt)), 1)
+    half_sine = np.sin(np.pi * (np.arange(k) + 0.5) / k)
+    half_sine *= 1.0 / (half_sine.sum() * dt)                 # unit area: 1 m/s of speed removed
+    window = int(round(0.15 / dt))
+    impacts = np.zeros(n)
     for e in events:
         if e.kind != "heel_strike":
             continue
         i = int(round(e.time / dt))
-        before = vz[max(i - 10, 0):i + 1]
-        speed = float(np.clip(-before.min() if before.size else 0.0, 0.0, 2.5)) + 0.25
-        m = min(k, n - i)
-        acc[i:i + m, 0] -= p.impact_gain * IMPACT_G_PER_MPS[0] * speed * pulse[:m]
-        acc[i:i + m, 2] += p.impact_gain * IMPACT_G_PER_MPS[1] * speed * pulse[:m]
+        before = heel_vz[max(i - window, 0):i + 1]
+        speed = float(np.clip(-before.min(), 0.0, IMPACT_MAX_MPS)) if before.size else 0.0
+        stop = max(i - window, 0) + int(np.argmax(before >= -0.05 * max(speed, 1e-3)) if before.size else 0)
+        m = min(k, n - stop)
+        impacts[stop:stop + m] += p.impact_gain * speed * half_sine[:m]
+    impacts -= kin.gaussian_smooth(impacts, sigma_kin)
+    world = np.zeros((n, 3))
+    world[:, 2] = impacts
+    acc += rot.rotate(rot.conj(q), world) / body.G
     gyro = np.degrees(kin.body_angular_velocity(q, dt))
     # Sensor errors: a constant bias per take plus white noise, then the device's band limit.
     acc += p.noise * (0.02 * rng.standard_normal(3) + 0.012 * rng.standard_normal(acc.shape))
