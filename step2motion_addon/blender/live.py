@@ -139,7 +139,8 @@ def picked_ble_source(picked: dict, adapter: str | None = None, **kw):
                         if found.keys() >= want.keys():
                             done.set()
 
-            async with BleakScanner(seen, **self._kw()):
+            from ..devices import open_frame as of
+            async with BleakScanner(seen, service_uuids=[of.NUS_SERVICE], **self._kw()):
                 try:
                     await asyncio.wait_for(done.wait(), timeout)
                 except asyncio.TimeoutError:
