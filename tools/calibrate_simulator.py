@@ -130,6 +130,15 @@ def foot_stats(d: dict, rate: float, body_weight: float) -> dict:
         acc = d["acc"][first:last]
         r["acc_x_range"] = np.percentile(acc[:, 0], 99.5) - np.percentile(acc[:, 0], 0.5)
         r["acc_z_range"] = np.percentile(acc[:, 2], 99.5) - np.percentile(acc[:, 2], 0.5)
+        # Whole-walk statistics comparable with the published UnderPressure normaliser.
+        r["gyro_std"] = d["gyro"][first:last].std(0)
+        fw = f[first:last]
+        r["force_cv"] = fw.std() / max(fw.mean(), 1e-9)
+        r["cop_x_std"] = d["cop"][first:last, 0].std()
+        r["cop_y_std"] = d["cop"][first:last, 1].std()
+        cells = d["p"][first:last]
+        r["cell_mean_median"] = np.median(cells.mean(0))
+        r["cell_std_median"] = np.median(cells.std(0))
         quiet = (f[first:last] > 0.5 * body_weight)
         r["acc_x_stance"] = np.median(acc[quiet, 0]) if quiet.any() else np.nan
         r["acc_z_stance"] = np.median(acc[quiet, 2]) if quiet.any() else np.nan
@@ -181,6 +190,43 @@ ROWS = (  # key, label, real source, unit
 )
 
 
+# Published statistics of a larger real Moticon set (UnderPressure, 9 subjects; see
+# data/README.md): key, label, value, (lo, hi) or None, rule. Rule "info": shown, not
+# counted: the set mixes walking with more vigorous activities, and the real
+# walks here read 24–52 dps on X and Z, so a walking simulation cannot match 83 dps.
+UNDERPRESSURE = (
+    ("gyro_x", "gyro X std", 83.0, None, "info", "dps"),
+    ("gyro_y", "gyro Y std", 189.0, None, "±15 %", "dps"),
+    ("gyro_z", "gyro Z std", 82.0, None, "info", "dps"),
+    ("force_cv", "force std / force mean (per foot)", 400.0 / 442.0, None, "±15 %", ""),
+    ("cop_x_std", "COP X std (all samples)", 0.17, None, "±15 %", ""),
+    ("cop_y_std", "COP Y std (all samples)", 0.07, None, "±15 %", ""),
+    ("cell_mean_median", "cell pressure mean (median cell)", np.nan, (0.6, 4.0), "range", "N/cm²"),
+    ("cell_std_median", "cell pressure std (median cell)", np.nan, (1.1, 5.5), "range", "N/cm²"),
+)
+
+
+def _up_value(stats: dict, key: str) -> float:
+    if key in ("gyro_x", "gyro_y", "gyro_z"):
+        return float(np.median(stats["gyro_std"][:, "xyz".index(key[-1])]))
+    return float(np.median(stats[key]))
+
+
+def compare_underpressure(real_moticon: dict, sim: dict) -> list:
+    out = []
+    for key, label, value, rng, rule, unit in UNDERPRESSURE:
+        sim_val = _up_value(sim, key)
+        if rule == "range":
+            ok = rng[0] <= sim_val <= rng[1]
+        else:
+            ok = abs(sim_val - value) <= TOLERANCE * abs(value)
+        lo, hi = rng if rng else (np.nan, np.nan)
+        out.append(dict(key=key, label=label, source="UnderPressure", unit=unit, real=value, lo=lo, hi=hi,
+                        sim=sim_val, ok=bool(ok) if rule != "info" else None, rule=rule,
+                        moticon=_up_value(real_moticon, key)))
+    return out
+
+
 def compare(real: dict, sim: dict) -> list:
     out = []
     for key, label, source, unit in ROWS:
@@ -230,15 +276,19 @@ def main(argv=None) -> int:
             feet = take_to_feet(simulate_insoles(motion, SimParams(body_mass_kg=BODY_MASS_KG, seed=seed)))
             sim_feet.setdefault(name, feet)
             sims += recording_stats(feet, 100.0)
-    rows = compare(real, pool(sims))
+    sim_pool = pool(sims)
+    rows = compare(real, sim_pool) + compare_underpressure(real["moticon"], sim_pool)
     for r in rows:
-        print(f"{'PASS' if r['ok'] else 'FAIL'}  {r['label']:<46} [{r['source']:<7}] real {r['real']:8.3f} "
-              f"({r['lo']:.3f}…{r['hi']:.3f})  sim {r['sim']:8.3f}")
-    n_ok = sum(r["ok"] for r in rows)
-    print(f"{n_ok}/{len(rows)} statistics pass (±{TOLERANCE:.0%} of the real mean, or inside the real range)")
+        mark = "info" if r["ok"] is None else "PASS" if r["ok"] else "FAIL"
+        extra = f"  Moticon walks {r['moticon']:.3f}" if "moticon" in r else ""
+        print(f"{mark:<4}  {r['label']:<46} [{r['source'][:7]:<7}] real {r['real']:8.3f} "
+              f"({r['lo']:.3f}…{r['hi']:.3f})  sim {r['sim']:8.3f}{extra}")
+    counted = [r for r in rows if r["ok"] is not None]
+    n_ok = sum(r["ok"] for r in counted)
+    print(f"{n_ok}/{len(counted)} statistics pass (±{TOLERANCE:.0%} of the real mean, or inside the real range)")
     images = [] if args.no_plots else plots(moticon, gait, sim_feet, ROOT / "docs" / "img")
     write_doc(Path(args.doc), rows, images, len(sim_feet), len(moticon), len(gait))
-    return 0 if n_ok == len(rows) else 3
+    return 0 if n_ok == len(counted) else 3
 
 
 def _stance_curves(force, rate, bw, n=101):
@@ -275,6 +325,7 @@ def plots(moticon: dict, gait: dict, sim: dict, folder: Path) -> list:
         a.set_title(title, fontsize=9)
         a.set_xlabel("% stance")
     ax[0].set_ylabel("vertical force / body weight")
+    fig.suptitle("Vertical force over one stance (right foot; grey: steps, red: median)", fontsize=10)
     files.append(_save(fig, folder / "sim_force.png"))
     # 2. COP trace in insole coordinates
     fig, ax = plt.subplots(1, 2, figsize=(7, 3.4), sharey=True)
@@ -285,10 +336,30 @@ def plots(moticon: dict, gait: dict, sim: dict, folder: Path) -> list:
         for s, e in stances(f["force"], 100.0, 0.05 * bw(feet))[:8]:
             a.plot(f["cop"][s:e, 0], f["cop"][s:e, 1], lw=0.8)
         a.set_title(title, fontsize=9)
-        a.set_xlabel("COP x (heel → toe)")
+        a.set_xlabel("COP x, insole lengths (heel → toe)")
         a.set_aspect("equal")
-    ax[0].set_ylabel("COP y (+ medial)")
+    ax[0].set_ylabel("COP y, insole lengths (+ medial)")
+    fig.suptitle("Centre of pressure path of 8 steps on the insole outline", fontsize=10)
     files.append(_save(fig, folder / "sim_cop.png"))
+    # 2b. COP x over the stance, every recording pooled
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    for label, group, colour in (("real (3 Moticon walks)", list(moticon.values()), "C0"),
+                                 (f"simulated ({len(sim)} mocap walks)", list(sim.values()), "C3")):
+        curves = []
+        for feet in group:
+            for side in ("left", "right"):
+                f = feet[side]
+                for s0, e0 in stances(f["force"], 100.0, 0.05 * bw(feet)):
+                    curves.append(np.interp(np.linspace(0, 1, 51), np.linspace(0, 1, e0 - s0), f["cop"][s0:e0, 0]))
+        c = np.array(curves)
+        x = np.linspace(0, 100, 51)
+        ax.fill_between(x, np.percentile(c, 25, 0), np.percentile(c, 75, 0), color=colour, alpha=0.2)
+        ax.plot(x, np.median(c, 0), color=colour, lw=2, label=label + " median, 25–75 %")
+    ax.set_xlabel("% stance")
+    ax.set_ylabel("COP x, insole lengths (heel −, toe +)")
+    ax.set_title("COP progression along the foot", fontsize=10)
+    ax.legend(fontsize=8)
+    files.append(_save(fig, folder / "sim_cop_progress.png"))
     # 3. gyro Y
     fig, ax = plt.subplots(2, 1, figsize=(8, 4), sharex=True)
     for a, (title, feet) in zip(ax, (("real (Moticon, right)", real_m), (f"simulated ({sim_name}, right)", sim_f))):
@@ -298,8 +369,9 @@ def plots(moticon: dict, gait: dict, sim: dict, folder: Path) -> list:
         seg = slice(s0, s0 + 500)
         a.plot(np.arange(len(f["gyro"][seg])) / 100.0, f["gyro"][seg, 1], lw=0.9)
         a.set_title(title, fontsize=9)
-        a.set_ylabel("gyro Y (dps)")
-    ax[1].set_xlabel("s")
+        a.set_ylabel("gyro Y (deg/s)")
+    ax[1].set_xlabel("time from the first heel strike (s)")
+    fig.suptitle("Pitch rate (gyro Y, medio-lateral axis) over 5 s of walking", fontsize=10)
     files.append(_save(fig, folder / "sim_gyro.png"))
     # 4. per-cell peak pattern
     real_peaks = pool([s for f in moticon.values() for s in recording_stats(f, 100.0)])["cell_peaks"]
@@ -311,21 +383,38 @@ def plots(moticon: dict, gait: dict, sim: dict, folder: Path) -> list:
     ax.set_xticks(idx)
     ax.set_xlabel("cell (1–4 heel, 5–8 midfoot, 9–13 metatarsals, 14 hallux, 15–16 toes)")
     ax.set_ylabel("median peak per step (N/cm²)")
+    ax.set_title("Peak pressure of each cell during a step", fontsize=10)
     ax.legend(fontsize=8)
     files.append(_save(fig, folder / "sim_cells.png"))
+    # 5. accelerometer Z with heel-strike impacts
+    fig, ax = plt.subplots(2, 1, figsize=(8, 4), sharex=True, sharey=True)
+    for a, (title, feet) in zip(ax, (("real (Moticon, right)", real_m), (f"simulated ({sim_name}, right)", sim_f))):
+        f = feet["right"]
+        st = stances(f["force"], 100.0, 0.05 * bw(feet))
+        s0 = st[0][0] if st else 0
+        seg = slice(s0, s0 + 500)
+        a.plot(np.arange(len(f["acc"][seg])) / 100.0, f["acc"][seg, 2], lw=0.9, label="acc Z")
+        a.plot(np.arange(len(f["acc"][seg])) / 100.0, f["acc"][seg, 0], lw=0.9, label="acc X")
+        a.set_title(title, fontsize=9)
+        a.set_ylabel("acceleration (g)")
+    ax[0].legend(fontsize=8, loc="upper right")
+    ax[1].set_xlabel("time from the first heel strike (s)")
+    fig.suptitle("Accelerometer (gravity included): heel-strike impacts", fontsize=10)
+    files.append(_save(fig, folder / "sim_acc.png"))
     return files
 
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=90)
     import matplotlib.pyplot as plt
     plt.close(fig)
     return path
 
 
 def write_doc(path: Path, rows: list, images: list, n_sim: int, n_mot: int, n_gait: int) -> None:
-    n_ok = sum(r["ok"] for r in rows)
+    counted = [r for r in rows if r["ok"] is not None]
+    n_ok = sum(r["ok"] for r in counted)
     lines = [
         "# Insole simulator",
         "",
@@ -349,34 +438,48 @@ def write_doc(path: Path, rows: list, images: list, n_sim: int, n_mot: int, n_ga
         "  ground and slower than 0.8 m/s. Inside the foot, each cell's share follows a soft-plus ramp of",
         "  its height above the foot's lowest point times a flat-foot load profile, so the load rolls",
         "  heel → flat → forefoot → toe as the foot pitches, and tiptoe loads only the forefoot.",
+        "* **Rolling over the foot.** The ground reaction points at the centre of mass, so the load leans",
+        "  along the foot towards the COM (exponential lean growing with the COM's distance ahead of the",
+        "  ankle, bounded): the COP progresses smoothly heel → forefoot through the stance, also while",
+        "  the foot is flat. The toes carry at most 60 % of a foot's load (the real walks peak at",
+        "  0.26–0.80); the rest stays on the metatarsal heads, on which the foot pivots in push-off.",
         "* **Force.** Whole-body vertical force m·(g + a_z) from the centre of mass (segment mass",
         "  fractions after de Leva), zero in flight, shared between the feet by contact and the lever",
         "  rule (COM position between the feet's contact centres).",
         "* **IMU.** Specific force of the insole centre and body angular rate of the insole frame from",
-        "  the smoothed 100 Hz kinematics; heel-strike transients (mocap misses the impact) scaled by",
-        "  the landing speed; per-take bias and white noise; a light band limit.",
+        "  the smoothed 100 Hz kinematics. Heel-strike impacts: the heel pad and shoe stop the heel's",
+        "  landing speed within ≈30 ms, which mocap smooths over ≈100 ms; the simulator adds that half-sine",
+        "  stop minus its version at the kinematics' resolution (no net velocity change), along the world",
+        "  vertical seen in the insole frame. Per-take bias and white noise; a light band limit.",
         "* **Randomised per clip** for training (`SimParams.randomised`): body mass, insole size",
         "  follows the foot, sensor noise/bias scale, cell gains, shoe drop, ground offset, IMU yaw.",
         "",
         "## Calibration against real recordings",
         "",
         f"Command: `.venv/bin/python tools/calibrate_simulator.py` ({n_sim} simulated walking clips from",
-        f"`../shared/data/mocap/`, {n_mot} Moticon OpenGo walks, {n_gait} PhysioNet gait walks). Every",
+        f"`../shared/data/mocap/`, {len(SEEDS)} sensor draws each, {BODY_MASS_KG:.0f} kg; {n_mot} Moticon OpenGo walks",
+        f"read with the project's `core.formats.load_take`; {n_gait} PhysioNet gait walks). Every",
         "statistic is computed per foot and step by the same code on real and simulated takes",
         "(body weight = mean of left + right force over the recording). A row passes when the",
         f"simulated value is within ±{TOLERANCE:.0%} of the real mean, or, for quantities that depend on",
         "walking speed or the person (rule `range`), inside the range of the real files.",
+        "UnderPressure rows compare with the statistics published for that larger real Moticon set",
+        "(data/README.md); the last column gives the same statistic on the 3 Moticon walks here.",
         "",
-        "| statistic | real data | real mean | real range | simulated | rule | pass |",
-        "|---|---|---|---|---|---|---|",
+        "| statistic | real data | real mean | real range | simulated | rule | pass | Moticon walks |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         unit = f" {r['unit']}" if r["unit"] else ""
-        lines.append(f"| {r['label']} | {r['source']} | {r['real']:.3f}{unit} | {r['lo']:.3f} … {r['hi']:.3f} | "
-                     f"{r['sim']:.3f}{unit} | {r['rule']} | {'✅' if r['ok'] else '❌'} |")
-    lines += ["", f"**{n_ok}/{len(rows)} rows pass.**", ""]
+        rng = "—" if np.isnan(r["lo"]) else f"{r['lo']:.3f} … {r['hi']:.3f}"
+        mark = "ℹ️" if r["ok"] is None else "✅" if r["ok"] else "❌"
+        mot = f"{r['moticon']:.3f}" if "moticon" in r else ""
+        real = "—" if np.isnan(r["real"]) else f"{r['real']:.3f}{unit}"
+        lines.append(f"| {r['label']} | {r['source']} | {real} | {rng} | "
+                     f"{r['sim']:.3f}{unit} | {r['rule']} | {mark} | {mot} |")
+    lines += ["", f"**{n_ok}/{len(counted)} rows pass** (rows marked ℹ️ are shown for information only).", ""]
     if images:
-        lines += ["## Plots (real left, simulated right)", ""]
+        lines += ["## Plots (real and simulated side by side)", ""]
         for img in images:
             lines.append(f"![{img.stem}](img/{img.name})")
             lines.append("")
@@ -386,6 +489,12 @@ def write_doc(path: Path, rows: list, images: list, n_sim: int, n_mot: int, n_ga
         "* Only vertical force; shear and horizontal GRF are not modelled (insoles do not measure them).",
         "* Impacts are synthetic: their amplitude follows the landing speed but their shape is generic.",
         "* The real references are few (3 Moticon walks, 8 force-plate-like walks); the ranges are narrow.",
+        "* COP at toe-off: the two OpenGo walks end their steps at x = 0.31–0.35 with 53–74 % of the",
+        "  load on the toes, the 5-s live file (size 3) at 0.04–0.10 with 6–10 %; the simulator follows",
+        "  the former (0.34, see the COP progression plot), so it misses the ±15 % band around the",
+        "  three-file mean (0.233), and with it the heel→toe travel and the COP X std rows.",
+        "* The centre-of-mass lean is static: the dynamic zero-moment point would be exact but mocap",
+        "  COM accelerations are too noisy for it.",
         "",
     ]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -26,7 +26,8 @@ CONTACT_SOFTNESS = 0.008     # m, width of the load ramp (sole and floor complia
 SLIDE_SPEED = 0.8            # m/s, horizontal speed above which a foot cannot carry load
 
 TOE_SHARE_MAX = 0.60         # the toes carry at most this share of a foot's load (toe flexors/windlass)
-COP_TILT_MAX = 3.0           # bound of the load tilt along the foot, per insole length
+LEAN_PER_LENGTH = 2.0        # load lean towards the COM per insole length of COM offset
+LEAN_MAX = 3.0               # bound of the lean (per insole length along the foot)
 
 TOE_CELLS = np.flatnonzero(insole.CELL_X > 0.3)     # hallux and lesser toes: ahead of the toe joint
 HINGE_CELLS = np.flatnonzero((insole.CELL_X > 0.15) & (insole.CELL_X <= 0.3))   # metatarsal heads
@@ -110,33 +111,22 @@ def foot_contact(height: np.ndarray, hspeed: np.ndarray) -> np.ndarray:
     return low * slow
 
 
-def tilt_to_cop(shape: np.ndarray, areas: np.ndarray, u: np.ndarray, target: np.ndarray,
-                iterations: int = 32) -> np.ndarray:
-    """Shift each frame's load along the foot so its centre of pressure lies at ``target``.
+def lean_towards(shape: np.ndarray, areas: np.ndarray, u: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Lean each frame's load along the foot towards the body's centre of mass.
 
-    ``shape`` (n, 16) is the relative pressure from contact, ``u`` (n, 16) the cells'
-    position along the foot's heading (insole lengths), ``target`` (n,) the wanted
-    centre (the body's centre of mass seen from this foot). The least-biased
-    distribution with a given mean is an exponential tilt, shape·exp(λu); λ is
-    found by bisection per frame and bounded, so a target outside the loaded
-    cells puts the load on the outermost loaded cells rather than anywhere else.
+    ``shape`` (n, 16) is the relative pressure from contact, ``u`` (n, 16) the
+    cells' position along the foot's heading and ``offset`` (n,) how far the COM
+    is ahead of the ankle, both in insole lengths. The ground reaction points at
+    the COM and the ankle muscles stiffen as the shank rolls over the foot, so the
+    load shifts smoothly with the COM: an exponential lean exp(λu), λ growing
+    with the offset and bounded (the sole and heel pad keep spreading the load).
+    Total load is unchanged.
     """
-    weight = shape * areas
-    total = weight.sum(1)
-    lo = np.full(len(u), -COP_TILT_MAX)
-    hi = np.full(len(u), COP_TILT_MAX)
+    lam = np.clip(LEAN_PER_LENGTH * offset, -LEAN_MAX, LEAN_MAX)
     centred = u - u.mean(1, keepdims=True)
-    for _ in range(iterations):
-        lam = 0.5 * (lo + hi)
-        e = weight * np.exp(lam[:, None] * centred - np.abs(lam)[:, None] * 0.6)
-        mean = (e * u).sum(1) / np.maximum(e.sum(1), 1e-300)
-        above = mean > target
-        hi = np.where(above, lam, hi)
-        lo = np.where(above, lo, lam)
-    lam = np.where(total > 0, 0.5 * (lo + hi), 0.0)
-    tilted = shape * np.exp(lam[:, None] * centred - np.abs(lam)[:, None] * 0.6)
-    scale = total / np.maximum((tilted * areas).sum(1), 1e-300)
-    return tilted * scale[:, None]
+    leaned = shape * np.exp(lam[:, None] * centred)
+    total = (shape * areas).sum(1)
+    return leaned * (total / np.maximum((leaned * areas).sum(1), 1e-300))[:, None]
 
 
 def limit_toe_share(shape: np.ndarray, areas: np.ndarray, profile: np.ndarray) -> np.ndarray:

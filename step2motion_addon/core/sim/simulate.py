@@ -127,8 +127,8 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
         heading /= np.maximum(np.linalg.norm(heading, axis=1, keepdims=True), 1e-9)
         length = f["geo"].length
         u = ((f["cells"][..., :2] - f["ankle"][:, None, :2]) * heading[:, None]).sum(-1) / length
-        target = ((com[:, :2] - f["ankle"][:, :2]) * heading).sum(-1) / length
-        shape = foot.tilt_to_cop(f["w"] * profile, areas, u, target)
+        ahead = ((com[:, :2] - f["ankle"][:, :2]) * heading).sum(-1) / length
+        shape = foot.lean_towards(f["w"] * profile, areas, u, ahead)
         shape = foot.limit_toe_share(shape, areas, profile)
         denom = (shape * areas).sum(1)
         pressure = load[:, None] * shape / np.maximum(denom, 1e-9)[:, None]
