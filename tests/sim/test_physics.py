@@ -102,3 +102,30 @@ def test_walking_alternates_with_double_support(shared_data):
         assert 0.95 * BW < peak < 1.6 * BW, clip
         gyro_y = take.feet["right"].gyro[:, 1]
         assert gyro_y.std() > 2 * take.feet["right"].gyro[:, 0].std()   # pitch dominates, as on the device
+
+
+def test_walking_rolls_heel_to_toe_with_impacts(shared_data):
+    from step2motion_addon.core.motion.bvh import load_bvh
+    from step2motion_addon.core.motion.retarget import motion_from_bvh
+    motion = motion_from_bvh(load_bvh(shared_data / "mocap" / "bandai" / "dataset-2_walk_normal_001.bvh.gz"))
+    take = simulate_insoles(motion, ideal())
+    areas = insole.cell_areas(take.meta.insole_size)
+    for side, f in take.feet.items():
+        load = f.pressure * areas
+        loaded = f.force > 0.2 * BW
+        toes = load[:, insole.CELL_X > 0.3].sum(1)
+        assert np.all(toes[loaded] <= 0.62 * f.force[loaded]), side          # the toes never carry it all
+        # COP progresses through each stance: heel early, midfoot, forefoot late.
+        on = np.flatnonzero(np.diff((f.force > 0.05 * BW).astype(int)) == 1)
+        off = np.flatnonzero(np.diff((f.force > 0.05 * BW).astype(int)) == -1)
+        thirds = []
+        for s in on:
+            e = next((x for x in off if x > s + 30), None)
+            if e is not None:
+                k = e - s
+                thirds.append([f.cop[s + int(q * k), 0] for q in (0.1, 0.5, 0.9)])
+        assert thirds, side
+        t = np.median(thirds, axis=0)
+        assert t[0] < -0.25 and -0.2 < t[1] < 0.2 and t[2] > 0.2, (side, t)
+        # Heel strikes shake the insole: clear upward spikes above the 1 g of stance.
+        assert np.percentile(f.acc[:, 2], 99.5) > 2.5, side
