@@ -100,7 +100,8 @@ def test_info_command(tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "bad.txt:1" in r.stderr
 
 
-def test_demo_sample_is_small_and_regenerates_identically(tmp_path):
+def test_demo_sample_is_small_and_regenerates_identically(tmp_path, shared_data):
+    # The sample is simulated from CMU clips, so regenerating it needs ../shared/data.
     sample = ROOT / "step2motion_addon" / "samples" / "demo_walk.s2m"
     assert sample.stat().st_size < 1024 * 1024
     out = tmp_path / "demo.s2m"
