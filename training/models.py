@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from step2motion_addon.core.features import STREAMS
+from step2motion_addon.core.inference import sampler as _sampler
 from step2motion_addon.core.inference.pose import N_JOINTS, POSE_DIM, ROT_DIM, TOKEN_GROUPS
 
 
@@ -261,18 +262,9 @@ class MLPRegressor(nn.Module):
 
 
 # -- diffusion schedule ------------------------------------------------------------------
-def cosine_alphas_cumprod(steps: int) -> np.ndarray:
-    """ᾱ_t for t = 0..steps-1 (cosine schedule, Nichol & Dhariwal), clipped away from 0."""
-    s = 0.008
-    x = np.arange(steps + 1) / steps
-    f = np.cos((x + s) / (1 + s) * np.pi / 2) ** 2
-    ab = f[1:] / f[0]
-    return np.clip(ab, 1e-5, 1.0).astype(np.float64)
-
-
-def sampler_timesteps(steps: int, calls: int) -> list[int]:
-    """The DDIM schedule: ``calls`` timesteps from the noisiest down (≤10 denoiser calls)."""
-    return [int(round(v)) for v in np.linspace(steps - 1, 0, calls + 1)[:-1]]
+# The runtime computes the same schedule (numpy, no torch): one definition.
+cosine_alphas_cumprod = _sampler.cosine_alphas_cumprod
+sampler_timesteps = _sampler.ddim_timesteps
 
 
 # -- rotations and forward kinematics (torch) ----------------------------------------------

@@ -71,3 +71,28 @@ def test_train_command_on_shards(shards, tmp_path, tiny_cfg):
     assert m["steps"] == 6 and m["train_clips"] == 1 and m["val_clips"] == 1
     assert json.loads((run / "sources.json").read_text())[0]["name"] == "bandai"
     assert np.array(json.loads((run / "offsets.json").read_text())).shape == (22, 3)
+
+
+def test_evaluate_command_on_shards(shards, tiny_model_set, tmp_path):
+    from training import evaluate
+    out = tmp_path / "metrics.json"
+    assert evaluate.main(["--models", str(tiny_model_set[0]), "--data", str(shards), "--split", "val",
+                          "--calls", "4", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    pooled, clip = res["pooled"], res["clips"][0]
+    assert pooled["clips"] == 1 and pooled["calls"] == 4 and pooled["split"] == "val"
+    for k in ("mpjpe_m", "end_effector_m", "legs_mpjpe_m", "legs_mpjve_mps", "root_error_m"):
+        assert np.isfinite(pooled[k]) and pooled[k] >= 0, k
+    assert 0.01 < pooled["mpjpe_m"] < 2.0          # random weights: wrong, but on a human scale
+    # The heading-free comparison is exact for the truth itself.
+    _, motion, _ = next(data.iter_clips(shards, "val"))
+    from step2motion_addon.core.inference.pose import heading
+    from step2motion_addon.core.motion.skeleton import Motion
+    from step2motion_addon.core.motion import rotations as rot
+    true = rot.normalize(motion.rotations)
+    psi = np.unwrap(heading(true[:, 0]))
+    q = evaluate.heading_free(true, psi)
+    assert np.allclose(heading(q[:, 0]), 0.0, atol=1e-6)
+    fk = Motion(30.0, motion.offsets, q, np.zeros((motion.frames, 3))).fk()
+    assert evaluate.pose_metrics(fk, fk, 30.0)["mpjpe_m"] == 0.0
+    assert clip["frames"] == pooled["frames"]

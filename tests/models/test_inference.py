@@ -108,6 +108,17 @@ def test_progress_and_cancel(models, take):
         reconstruct(take, models, cancel=cancel)
 
 
+def test_calls_override_changes_the_schedule_only(models, take):
+    a = reconstruct(take, models, seed=3)
+    b = reconstruct(take, models, seed=3, calls=len(models.meta["sampler"]["timesteps"]))
+    assert np.array_equal(a.rotations, b.rotations)          # same schedule as the metadata's
+    c = reconstruct(take, models, seed=3, calls=4)
+    assert c.info["denoiser_calls"] == 4 and not np.allclose(a.rotations, c.rotations)
+    assert np.allclose(a.heading, c.heading)                # the root model does not depend on it
+    with pytest.raises(ValueError):
+        reconstruct(take, models, calls=11)
+
+
 def test_guidance_uses_null_condition(models, take):
     a = reconstruct(take, models, seed=1, guidance=1.0)
     b = reconstruct(take, models, seed=1, guidance=2.0)

@@ -11,7 +11,7 @@ import numpy as np
 from ..features import STREAMS, Features, extract_features
 from .model_set import ModelSet
 from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
-from .sampler import regress_take, sample_take
+from .sampler import cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take
 
 
 @dataclass
@@ -24,6 +24,7 @@ class Reconstruction:
     root_pos: np.ndarray          # (T, 3) metres, Z up, start at the origin facing −Y
     contact: np.ndarray           # (T, 2) probability the left / right foot is on the ground
     info: dict = field(default_factory=dict)
+    heading: np.ndarray | None = None   # (T,) rad, the root model's heading (already in rotations[:, 0])
 
     @property
     def frames(self) -> int:
@@ -31,12 +32,14 @@ class Reconstruction:
 
 
 def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: float | None = None,
-                mode: str = "batched", max_batch: int = 32, progress=None, cancel=None) -> Reconstruction:
+                mode: str = "batched", max_batch: int = 32, progress=None, cancel=None,
+                calls: int | None = None) -> Reconstruction:
     """Reconstruct the wearer's motion from a take (or its precomputed :class:`Features`).
 
     ``progress(done, total)`` is called after every denoiser step; ``cancel`` is a
     callable or an object with ``is_set()`` checked between calls (raises
-    :class:`~.sampler.Cancelled`). Same seed → same result.
+    :class:`~.sampler.Cancelled`). Same seed → same result. ``calls`` overrides the
+    model set's number of denoiser calls per window (evaluation of shorter schedules).
     """
     t0 = time.perf_counter()
     feats = take_or_features if isinstance(take_or_features, Features) else \
@@ -61,7 +64,13 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                 mask[i] = 1.0
                 estimated.append(names[i])
     t_feat = time.perf_counter()
-    sampler = models.meta["sampler"]
+    sampler = dict(models.meta["sampler"])
+    if calls is not None:
+        if not 1 <= calls <= 10:
+            raise ValueError(f"calls must be 1..10, not {calls}")
+        sampler["timesteps"] = ddim_timesteps(sampler["train_steps"], calls)
+        ab = cosine_alphas_cumprod(sampler["train_steps"])
+        sampler["alphas_cumprod"] = [float(ab[t]) for t in sampler["timesteps"]]
     g = sampler.get("guidance", 1.0) if guidance is None else guidance
     pose_n, sinfo = sample_take(lambda x, t, mem: models.run("pose", x_t=x, t=t, memory=mem),
                                 lambda c, m: models.run("pose_cond", cond=c, cond_mask=m),
@@ -89,7 +98,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                          "total": t_end - t0},
                 realtime_factor=(feats.frames / models.rate) / max(t_end - t0, 1e-9))
     return Reconstruction(models.rate, models.joints, models.parents, models.offsets.copy(), rotations,
-                          root_pos, contact, info)
+                          root_pos, contact, info, heading=psi)
 
 
 def _stream_range(i: int) -> tuple[int, int]:

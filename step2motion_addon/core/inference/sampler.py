@@ -19,6 +19,20 @@ from __future__ import annotations
 import numpy as np
 
 
+def cosine_alphas_cumprod(steps: int) -> np.ndarray:
+    """ᾱ_t for t = 0..steps-1 (cosine schedule, Nichol & Dhariwal), clipped away from 0."""
+    s = 0.008
+    x = np.arange(steps + 1) / steps
+    f = np.cos((x + s) / (1 + s) * np.pi / 2) ** 2
+    ab = f[1:] / f[0]
+    return np.clip(ab, 1e-5, 1.0).astype(np.float64)
+
+
+def ddim_timesteps(steps: int, calls: int) -> list[int]:
+    """The DDIM schedule: ``calls`` timesteps from the noisiest down (≤10 denoiser calls)."""
+    return [int(round(v)) for v in np.linspace(steps - 1, 0, calls + 1)[:-1]]
+
+
 class Cancelled(Exception):
     """Raised when the caller's cancel flag is set between denoiser calls."""
 
