@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from step2motion_addon.core.insole import force_and_cop
 from step2motion_addon.core.motion.skeleton import Motion
 from step2motion_addon.core.take import SIDES, FootStream, Take, TakeMeta
 
@@ -40,14 +41,18 @@ def split_entries(manifest: dict, split: str) -> list[dict]:
 def clip_from_arrays(a, key: str, entry: dict, insole_rate: float = 100.0, motion_fps: float = 30.0):
     """(Take, Motion) of one clip from its shard arrays (prefix ``key``)."""
     feet = {}
+    names = set(a.files)
     for side in SIDES:
         pressure = a[f"{key}_{side}_pressure"].astype(np.float32) * PRESSURE_STEP
         n = pressure.shape[0]
+        if f"{key}_{side}_force" in names:
+            force = a[f"{key}_{side}_force"].astype(np.float32).reshape(n)
+            cop = a[f"{key}_{side}_cop"].astype(np.float32)
+        else:       # shards may leave them out: the device computes them from the cells, and so do we
+            force, cop = (x.astype(np.float32) for x in force_and_cop(pressure, entry.get("insole_size")))
         feet[side] = FootStream(side, np.arange(n) / insole_rate, pressure,
                                 a[f"{key}_{side}_acc"].astype(np.float32),
-                                a[f"{key}_{side}_gyro"].astype(np.float32),
-                                a[f"{key}_{side}_force"].astype(np.float32).reshape(n),
-                                a[f"{key}_{side}_cop"].astype(np.float32))
+                                a[f"{key}_{side}_gyro"].astype(np.float32), force, cop)
     meta = TakeMeta(device="simulated", insole_size=entry.get("insole_size"),
                     body_mass_kg=entry.get("body_mass_kg"), name=entry["clip"], source_format="simulator",
                     source_path=entry["source"])

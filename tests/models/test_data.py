@@ -96,3 +96,21 @@ def test_evaluate_command_on_shards(shards, tiny_model_set, tmp_path):
     fk = Motion(30.0, motion.offsets, q, np.zeros((motion.frames, 3))).fk()
     assert evaluate.pose_metrics(fk, fk, 30.0)["mpjpe_m"] == 0.0
     assert clip["frames"] == pooled["frames"]
+
+
+def test_force_and_cop_recomputed_when_a_shard_omits_them(shards):
+    class Arrays(dict):
+        @property
+        def files(self):
+            return list(self)
+    manifest = data.load_manifest(shards)
+    e = manifest["clips"][0]
+    with np.load(shards / e["shard"], allow_pickle=False) as z:
+        full = Arrays({k: z[k] for k in z.files if k.startswith(e["key"] + "_")})
+    stored, _ = data.clip_from_arrays(full, e["key"], e)
+    slim = Arrays({k: v for k, v in full.items() if not k.endswith(("_force", "_cop"))})
+    derived, _ = data.clip_from_arrays(slim, e["key"], e)
+    for side in ("left", "right"):
+        a, b = stored.feet[side], derived.feet[side]
+        assert np.allclose(a.force, b.force, rtol=2e-3, atol=0.5)      # stored as float16
+        assert np.allclose(a.cop, b.cop, atol=2e-3)
