@@ -54,11 +54,11 @@ def heading_free(rotations: np.ndarray, psi: np.ndarray) -> np.ndarray:
     return q
 
 
-def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None) -> dict:
+def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose") -> dict:
     """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root."""
     from step2motion_addon.core.inference import reconstruct
     from step2motion_addon.core.inference.pose import heading
-    r = reconstruct(take, models, seed=seed, calls=calls)
+    r = reconstruct(take, models, seed=seed, calls=calls, pose_model=pose_model)
     m = motion.resampled(r.rate)
     n = min(r.frames, m.frames)
     zero = np.zeros((n, 3))
@@ -103,15 +103,18 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, help="first N clips of the split")
     ap.add_argument("--calls", type=int, help="denoiser calls per window (default: the model set's)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pose-model", default="pose", choices=("pose", "mlp", "transformer"),
+                    help="the diffusion model or a baseline regressor of the same model set")
     ap.add_argument("--out", help="write the metrics JSON here")
     args = ap.parse_args(argv)
     models = ModelSet(args.models)
-    per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls), clip=e["clip"])
+    per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model), clip=e["clip"])
                 for take, motion, e in data.iter_clips(args.data, args.split, args.limit)]
     if not per_clip:
         raise SystemExit(f"no clips in split {args.split!r}")
     res = pooled([{k: v for k, v in c.items() if k != "clip"} for c in per_clip])
-    res.update(split=args.split, calls=args.calls or len(models.meta["sampler"]["timesteps"]), models=args.models)
+    res.update(split=args.split, pose_model=args.pose_model, models=args.models,
+               calls=(args.calls or len(models.meta["sampler"]["timesteps"])) if args.pose_model == "pose" else 0)
     for k, v in res.items():
         print(f"{k:>18s}: {v:.4f}" if isinstance(v, float) else f"{k:>18s}: {v}")
     if args.out:

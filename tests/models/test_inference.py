@@ -119,6 +119,19 @@ def test_calls_override_changes_the_schedule_only(models, take):
         reconstruct(take, models, calls=11)
 
 
+@pytest.mark.parametrize("baseline", ["mlp", "transformer"])
+def test_baseline_regressor_through_the_same_runtime(models, take, baseline):
+    a = reconstruct(take, models, pose_model=baseline, seed=1)
+    b = reconstruct(take, models, pose_model=baseline, seed=2)
+    d = reconstruct(take, models, seed=1)
+    assert a.info["denoiser_calls"] == 0 and a.info["pose_model"] == baseline
+    assert np.array_equal(a.rotations, b.rotations)             # a regressor: no noise, no seed
+    assert a.rotations.shape == d.rotations.shape and not np.allclose(a.rotations, d.rotations)
+    assert np.allclose(a.root_pos[:, :2], d.root_pos[:, :2])    # same root model
+    with pytest.raises(ValueError, match="no pose model"):
+        reconstruct(take, models, pose_model="pressure")
+
+
 def test_guidance_uses_null_condition(models, take):
     a = reconstruct(take, models, seed=1, guidance=1.0)
     b = reconstruct(take, models, seed=1, guidance=2.0)

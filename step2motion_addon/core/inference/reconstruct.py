@@ -11,7 +11,7 @@ import numpy as np
 from ..features import STREAMS, Features, extract_features
 from .model_set import ModelSet
 from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
-from .sampler import cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take
+from .sampler import cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take, window_starts
 
 
 @dataclass
@@ -33,13 +33,15 @@ class Reconstruction:
 
 def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: float | None = None,
                 mode: str = "batched", max_batch: int = 32, progress=None, cancel=None,
-                calls: int | None = None) -> Reconstruction:
+                calls: int | None = None, pose_model: str = "pose") -> Reconstruction:
     """Reconstruct the wearer's motion from a take (or its precomputed :class:`Features`).
 
     ``progress(done, total)`` is called after every denoiser step; ``cancel`` is a
     callable or an object with ``is_set()`` checked between calls (raises
     :class:`~.sampler.Cancelled`). Same seed → same result. ``calls`` overrides the
     model set's number of denoiser calls per window (evaluation of shorter schedules).
+    ``pose_model="mlp"|"transformer"`` uses a baseline regressor of the model set
+    instead of the diffusion model (side-by-side evaluation; same everything else).
     """
     t0 = time.perf_counter()
     feats = take_or_features if isinstance(take_or_features, Features) else \
@@ -72,12 +74,19 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
         ab = cosine_alphas_cumprod(sampler["train_steps"])
         sampler["alphas_cumprod"] = [float(ab[t]) for t in sampler["timesteps"]]
     g = sampler.get("guidance", 1.0) if guidance is None else guidance
-    pose_n, sinfo = sample_take(lambda x, t, mem: models.run("pose", x_t=x, t=t, memory=mem),
-                                lambda c, m: models.run("pose_cond", cond=c, cond_mask=m),
-                                cond, mask, models.window, models.hop, sampler["timesteps"],
-                                sampler["alphas_cumprod"], models.pose_norm.mean.shape[0], seed=seed,
-                                guidance=g, mode=mode, max_batch=max_batch, progress=progress, cancel=cancel,
-                                offline_hop=models.offline_hop)
+    if pose_model == "pose":
+        pose_n, sinfo = sample_take(lambda x, t, mem: models.run("pose", x_t=x, t=t, memory=mem),
+                                    lambda c, m: models.run("pose_cond", cond=c, cond_mask=m),
+                                    cond, mask, models.window, models.hop, sampler["timesteps"],
+                                    sampler["alphas_cumprod"], models.pose_norm.mean.shape[0], seed=seed,
+                                    guidance=g, mode=mode, max_batch=max_batch, progress=progress,
+                                    cancel=cancel, offline_hop=models.offline_hop)
+    elif models.has(pose_model) and pose_model in ("mlp", "transformer"):
+        pose_n = regress_take(lambda x: models.run(pose_model, cond=x), cond, models.window, models.offline_hop)
+        sinfo = {"windows": len(window_starts(feats.frames, models.window, models.offline_hop)),
+                 "hop": models.offline_hop, "denoiser_calls": 0, "encoder_calls": 0}
+    else:
+        raise ValueError(f"model set has no pose model {pose_model!r}")
     pose = models.pose_norm.invert(pose_n)
     t_pose = time.perf_counter()
     if models.has("root") and imu_ok:
@@ -91,7 +100,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     rotations = pose_to_rotations(pose, psi)
     contact = np.clip(pose[:, list(CONTACT_COLS)], 0.0, 1.0)
     t_end = time.perf_counter()
-    info = dict(sinfo, seed=seed, guidance=g, mode=mode, estimated_streams=estimated,
+    info = dict(sinfo, seed=seed, guidance=g, mode=mode, estimated_streams=estimated, pose_model=pose_model,
                 body_mass_kg=feats.body_mass_kg, body_mass_source=feats.body_mass_source,
                 ahrs_backend=feats.ahrs_backend,
                 seconds={"features": t_feat - t0, "pose": t_pose - t_feat, "root": t_end - t_pose,
