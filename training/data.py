@@ -83,7 +83,7 @@ def _cache_key(data_dir: Path, split: str, rate: float, limit) -> str:
     h.update((data_dir / "manifest.json").read_bytes())
     for mod in ("features.py", "ahrs.py", "inference/pose.py"):     # the code that makes the clips
         h.update((ROOT / "step2motion_addon" / "core" / mod).read_bytes())
-    h.update(f"{split}|{rate}|{limit}".encode())
+    h.update(f"{split}|{rate}|{limit}|{ahrs_backend()}".encode())
     return h.hexdigest()[:16]
 
 
@@ -121,6 +121,12 @@ def sources(data_dir) -> list[dict]:
     for d in out.values():
         d["hours"] = round(d["hours"], 3)
     return sorted(out.values(), key=lambda d: d["name"])
+
+
+def ahrs_backend() -> str:
+    """The orientation filter extract_features uses here (recorded with the run: the runtime must match)."""
+    from step2motion_addon.core.ahrs import has_imufusion
+    return "imufusion" if has_imufusion() else "complementary"
 
 
 def mean_offsets(clips: list[dict]) -> np.ndarray:

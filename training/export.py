@@ -186,7 +186,10 @@ def main(argv=None) -> int:
     sources = json.loads((run / "sources.json").read_text()) if (run / "sources.json").exists() else []
     offsets_path = Path(args.offsets) if args.offsets else run / "offsets.json"
     offsets = np.array(json.loads(offsets_path.read_text())) if offsets_path.exists() else np.zeros((22, 3))
-    meta = export_models(models, cfg, norms, Path(args.out), offsets, sources, metrics, int8=args.int8)
+    feats_path = run / "features.json"
+    backend = json.loads(feats_path.read_text())["ahrs_backend"] if feats_path.exists() else "imufusion"
+    meta = export_models(models, cfg, norms, Path(args.out), offsets, sources, metrics, ahrs_backend=backend,
+                         int8=args.int8)
     for kind, err in meta["onnx_parity_max_abs"].items():
         print(f"{kind}: {meta['models'][kind]['file']} parity max |Δ| = {err:.2e}")
     return 0

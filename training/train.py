@@ -265,6 +265,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"{args.data}: no training clips in the manifest")
         (out / "sources.json").write_text(json.dumps(data.sources(args.data), indent=1))
         (out / "offsets.json").write_text(json.dumps(data.mean_offsets(tr_clips).round(6).tolist()))
+        (out / "features.json").write_text(json.dumps({"ahrs_backend": data.ahrs_backend()}))
     train(args.model, cfg, out, tr_clips, va_clips, resume=args.resume, max_steps=args.steps,
           device=args.device)
     return 0

@@ -156,6 +156,18 @@ def test_short_take_single_padded_window(models):
     assert r.frames == 60 and r.info["windows"] == 1
 
 
+def test_runtime_uses_the_orientation_filter_the_model_was_trained_with(tiny_model_set, take, tmp_path):
+    import json
+    import shutil
+    src = tiny_model_set[0]
+    shutil.copytree(src, tmp_path / "set")
+    meta = json.loads((src / "model_set.json").read_text())
+    meta["features"]["ahrs_backend"] = "complementary"
+    (tmp_path / "set" / "model_set.json").write_text(json.dumps(meta))
+    r = reconstruct(take, ModelSet(tmp_path / "set", intra_op_threads=1))
+    assert r.info["ahrs_backend"] == "complementary" and r.info["warnings"] == []
+
+
 def test_missing_metadata_is_a_clear_error(tmp_path):
     with pytest.raises(TakeError, match="model_set.json"):
         ModelSet(tmp_path)

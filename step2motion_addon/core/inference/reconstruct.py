@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..ahrs import has_imufusion
 from ..features import STREAMS, Features, extract_features
 from .model_set import ModelSet
 from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
@@ -44,8 +45,10 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     instead of the diffusion model (side-by-side evaluation; same everything else).
     """
     t0 = time.perf_counter()
+    trained = models.meta["features"].get("ahrs_backend")
+    backend = trained if trained == "complementary" or (trained == "imufusion" and has_imufusion()) else "auto"
     feats = take_or_features if isinstance(take_or_features, Features) else \
-        extract_features(take_or_features, rate=models.rate)
+        extract_features(take_or_features, rate=models.rate, ahrs_backend=backend)   # the model's own filter
     if abs(feats.rate - models.rate) > 1e-6:
         raise ValueError(f"features at {feats.rate} Hz, model set expects {models.rate} Hz")
     cond = models.features_norm.apply(feats.values)
@@ -100,7 +103,11 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     rotations = pose_to_rotations(pose, psi)
     contact = np.clip(pose[:, list(CONTACT_COLS)], 0.0, 1.0)
     t_end = time.perf_counter()
-    info = dict(sinfo, seed=seed, guidance=g, mode=mode, estimated_streams=estimated, pose_model=pose_model,
+    warnings = []
+    if trained and feats.ahrs_backend not in ("none", trained):
+        warnings.append(f"orientation filter {feats.ahrs_backend} differs from the model's {trained}")
+    info = dict(sinfo, warnings=warnings, seed=seed, guidance=g, mode=mode, estimated_streams=estimated,
+                pose_model=pose_model,
                 body_mass_kg=feats.body_mass_kg, body_mass_source=feats.body_mass_source,
                 ahrs_backend=feats.ahrs_backend,
                 seconds={"features": t_feat - t0, "pose": t_pose - t_feat, "root": t_end - t_pose,
