@@ -24,7 +24,6 @@ default config, as × real time, next to the published-style figure.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import tempfile
 import time

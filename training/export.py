@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Export a trained run to a model set: one ONNX file per model + ONE ``model_set.json``.
+"""Export a trained run to a model set: ONNX files + ONE ``model_set.json``.
+
+The pose model becomes two files: ``pose_cond.onnx`` (sensor streams → cross-
+attention memory, once per window) and ``pose.onnx`` (one denoiser call).
 
 ``python -m training.export --run runs/x --out models/step2motion-cpu``
 

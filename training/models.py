@@ -5,7 +5,10 @@
   window from a noisy one, with per-modality cross-attention (head h of the
   cross-attention sees only sensor stream h; every pose token queries every
   head), a diffusion-step embedding and a learned null condition per stream
-  (classifier-free guidance, and inference with dead / absent streams).
+  (classifier-free guidance, and inference with dead / absent streams). One
+  token per frame by default; exported as two graphs (condition encoder once
+  per window, denoiser per sampler call) through :class:`PoseEncoderGraph` and
+  :class:`PoseStepGraph`.
 * :class:`SequenceRegressor`: a small Transformer encoder over frames, used as
   the root-displacement model (IMU streams → ROOT_DIM), the IMU→pressure model
   (IMU streams → the pressure/load streams) and the plain Transformer baseline

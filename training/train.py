@@ -26,8 +26,7 @@ import torch
 
 from step2motion_addon.core.features import (FEATURE_DIM, IMU_STREAMS, PRESSURE_STREAMS, STREAMS, Normaliser,
                                              extract_features, stream_columns)
-from step2motion_addon.core.inference.pose import (CONTACT_COLS, POSE_DIM, ROOT_DIM, pose_from_motion,
-                                                   root_from_motion)
+from step2motion_addon.core.inference.pose import pose_from_motion, root_from_motion
 from step2motion_addon.core.motion.skeleton import CANONICAL_PARENTS
 
 from . import models as M
@@ -225,7 +224,8 @@ def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool 
             log(f"{kind} step {step}/{total} loss {loss.item():.4f} val {v:.4f} ({np.mean(times):.3f} s/step)")
         if step % tr["ckpt_every"] == 0 or step == total:
             save()
-    metrics = {"model": kind, "steps": step, "parameters": M.count_parameters(trainer.model), "device": str(trainer.dev),
+    metrics = {"model": kind, "steps": step, "parameters": M.count_parameters(trainer.model),
+               "device": str(trainer.dev),
                "train_clips": len(train_clips), "val_clips": len(val_clips or []),
                "seconds_per_step": float(np.mean(times)) if times else None, "batch": tr["batch"],
                "history": history, "final_val_loss": history[-1]["val_loss"] if history else None}
