@@ -27,6 +27,7 @@ import torch
 from step2motion_addon.core.features import (FEATURE_DIM, IMU_STREAMS, PRESSURE_STREAMS, STREAMS, Normaliser,
                                              extract_features, stream_columns)
 from step2motion_addon.core.inference.pose import pose_from_motion, root_from_motion
+from step2motion_addon.core.inference.sampler import ddim_timesteps
 from step2motion_addon.core.motion.skeleton import CANONICAL_PARENTS
 
 from . import models as M
@@ -122,6 +123,8 @@ class Trainer:
         self.root_mean = torch.from_numpy(norms["root"].mean).to(dev)
         d = cfg["diffusion"]
         self.alphas = torch.tensor(M.cosine_alphas_cumprod(d["steps"]), dtype=torch.float32)
+        self.train_t = (torch.tensor(ddim_timesteps(d["steps"], d["calls"]), dtype=torch.long)
+                        if d.get("train_timesteps", "uniform") == "schedule" else None)
         self.imu_cols = torch.tensor(stream_columns(IMU_STREAMS)).to(dev)
         self.pressure_cols = torch.tensor(stream_columns(PRESSURE_STREAMS)).to(dev)
         self.gen = torch.Generator().manual_seed(cfg["seed"])
@@ -138,7 +141,12 @@ class Trainer:
         if self.kind == "pose":
             x0 = b["pose"]
             n = x0.shape[0]
-            t = torch.randint(0, len(self.alphas), (n,), generator=self.gen)
+            if self.train_t is not None:
+                # Only the sampler's few timesteps are ever queried at run time: train on exactly
+                # those (the first, pure-noise one is then a plain regression from the sensors).
+                t = self.train_t[torch.randint(0, len(self.train_t), (n,), generator=self.gen)]
+            else:
+                t = torch.randint(0, len(self.alphas), (n,), generator=self.gen)
             ab = self.alphas[t].reshape(n, 1, 1).to(self.dev)
             noise = torch.randn(x0.shape, generator=self.gen).to(self.dev)
             x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
