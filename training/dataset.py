@@ -171,6 +171,27 @@ def _write_shards(results, out: Path) -> dict:
                 motion_fps=MOTION_FPS, insole_rate=100.0, skeleton="step2motion canonical 22 joints")
 
 
+def subset(src: Path, out: Path, datasets: list[str]) -> int:
+    """Write ``out/manifest.json`` keeping the clips of ``datasets``; shards are linked, not copied."""
+    manifest = json.loads((src / "manifest.json").read_text())
+    keep = [c for c in manifest["clips"] if c["dataset"] in datasets]
+    if not keep:
+        print(f"{src}: no clips of {datasets}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    for shard in sorted({c["shard"] for c in keep}):
+        link = out / shard
+        if not link.exists():
+            link.symlink_to((src / shard).resolve())
+    counts = {s: sum(c["split"] == s for c in keep) for s in ("train", "val", "test")}
+    sub = dict(manifest, clips=keep, counts=counts, subset_of=str(src), datasets=datasets,
+               hours={s: round(sum(c["duration_s"] for c in keep if c["split"] == s) / 3600, 3)
+                      for s in ("train", "val", "test")})
+    (out / "manifest.json").write_text(json.dumps(sub, indent=1))
+    print(f"{len(keep)} clips of {datasets}: {counts}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m training.dataset", description="Build the simulated training set.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -181,7 +202,14 @@ def main(argv=None) -> int:
     b.add_argument("--workers", type=int, default=1, help="processes (the dev machine has 2 shared cores)")
     b.add_argument("--limit", type=int, default=None, help="only this many clips (spread over the set)")
     b.add_argument("--seed", type=int, default=0)
+    sb = sub.add_parser("subset", help="a manifest over existing shards keeping only some datasets "
+                                       "(e.g. the permissive CMU-only model set)")
+    sb.add_argument("--src", default="shards")
+    sb.add_argument("--out", required=True)
+    sb.add_argument("--datasets", required=True, help="comma-separated dataset names, e.g. cmu")
     args = ap.parse_args(argv)
+    if args.cmd == "subset":
+        return subset(Path(args.src), Path(args.out), args.datasets.split(","))
     mocap = Path(args.mocap)
     if not mocap.is_dir():
         print(f"mocap folder {mocap} not found", file=sys.stderr)
