@@ -39,6 +39,9 @@ class BakeOptions:
     frame_start: int | None = None      # None: the scene's start frame
     resample: bool = True               # motion → scene frame rate
     set_scene_range: bool = True
+    # Extra keyed custom properties on the mapped pose bones: name → (frames, 22) values at the
+    # motion's own rate, canonical joint order (e.g. the hypotheses' spread, ``s2m_spread``).
+    bone_curves: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -129,6 +132,7 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
         raise BakeError(f"{arm.name} has no bones named {', '.join(lacking)}: re-detect or edit the bone map")
     scene = context.scene
     m = as_motion(motion)
+    src_fps, src_frames = m.fps, m.frames
     messages = []
     fps = scene_fps(scene)
     # Rates within 0.05 % are the same rate written with few digits (BVH frame times): no resampling.
@@ -168,6 +172,8 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
     path = target.pose.bones[res.hips_bone].path_from_id("location")
     for k in range(3):
         compat.write_fcurve(channels, path, frames, res.location[:, k], index=k, group=res.hips_bone)
+    if opts.bone_curves:
+        _key_bone_curves(target, channels, mapping, opts.bone_curves, src_fps, src_frames, fps, frames)
 
     anim = target.animation_data
     for t in anim.nla_tracks:
@@ -183,6 +189,23 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
         scene.frame_end = int(frames[-1])
     scene.frame_set(scene.frame_current)
     return BakeResult(target, action, track, m.frames, frame0, res.scale, messages)
+
+
+def _key_bone_curves(target, channels, mapping, curves, src_fps, src_frames, fps, frames) -> None:
+    """Key per-bone custom properties, resampled from the motion's rate to the scene's frames."""
+    from ..core.motion.skeleton import CANONICAL_JOINTS
+    t_src = np.arange(src_frames) / src_fps
+    t_new = (frames - frames[0]) / fps
+    for prop, values in curves.items():
+        values = np.asarray(values, dtype=np.float64)
+        for j, joint in enumerate(CANONICAL_JOINTS):
+            bone = mapping.get(joint)
+            if not bone or bone not in target.pose.bones:
+                continue
+            pb = target.pose.bones[bone]
+            pb[prop] = float(values[:, j].mean())
+            v = np.interp(t_new, t_src, values[:, j]) if len(t_src) > 1 else np.full(len(frames), values[0, j])
+            compat.write_fcurve(channels, pb.path_from_id(f'["{prop}"]'), frames, v, group=bone)
 
 
 def action_fcurves(action, arm=None) -> list:

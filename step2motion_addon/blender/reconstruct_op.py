@@ -31,13 +31,23 @@ MODEL_SET_FILE = "model_set.json"
 
 
 # -- model sets -------------------------------------------------------------------------
+PACKAGED_MODELS = Path(__file__).resolve().parents[1] / "models"   # shipped inside the extension (read only)
+PREFERRED_SET = "step2motion-best"
+
+
 def model_set_candidates(explicit: str | None = None) -> list:
-    """Folders searched for a trained model set, in order."""
+    """Folders searched for a trained model set, in order.
+
+    An explicit folder (panel / ``--models``) or ``$STEP2MOTION_MODELS`` wins; then the
+    set shipped inside the installed extension; then ``./models``, the development
+    checkout's ``models/`` and the extension's user folder.
+    """
     out = []
     if explicit:
         out.append(Path(bpy.path.abspath(explicit)) if explicit.startswith("//") else Path(explicit))
     if os.environ.get("STEP2MOTION_MODELS"):
         out.append(Path(os.environ["STEP2MOTION_MODELS"]))
+    out.append(PACKAGED_MODELS)
     out.append(Path.cwd() / "models")
     out.append(Path(__file__).resolve().parents[2] / "models")     # a development checkout
     user = user_data_dir(create=False)
@@ -52,7 +62,10 @@ def model_set_candidates(explicit: str | None = None) -> list:
 
 
 def find_model_set(explicit: str | None = None) -> Path:
-    """The first folder holding ``model_set.json`` (also one level down); TakeError naming all looked at."""
+    """The first folder holding ``model_set.json`` (also one level down, ``step2motion-best`` first).
+
+    TakeError naming every folder looked at.
+    """
     cands = model_set_candidates(explicit)
     for d in cands[:1] if explicit else cands:
         if (d / MODEL_SET_FILE).is_file():
@@ -60,12 +73,21 @@ def find_model_set(explicit: str | None = None) -> Path:
         if d.is_dir():
             subs = sorted(p.parent for p in d.glob(f"*/{MODEL_SET_FILE}"))
             if subs:
-                return subs[-1]
+                best = [p for p in subs if p.name == PREFERRED_SET]
+                return (best or subs)[-1]
     looked = ", ".join(str(d) for d in (cands[:1] if explicit else cands))
     raise TakeError(f"no trained model set ({MODEL_SET_FILE} + ONNX files) found; looked in {looked}. "
                     "The models are trained and exported by training/ (see docs/models.md); "
                     "until then use 'Bake Motion from BVH' or the --ground-truth option",
                     path=str(cands[0]) if explicit else None)
+
+
+def model_set_info(path: Path, models) -> dict:
+    """Name, folder and the licences of the data the set was trained on (shown and reported)."""
+    data = models.meta.get("training_data") or []
+    return {"name": Path(path).name, "path": str(path),
+            "licence": [d.get("licence", "") for d in data if d.get("licence")],
+            "non_commercial": any("NC" in d.get("licence", "") for d in data)}
 
 
 # -- scene settings ------------------------------------------------------------------------
@@ -93,7 +115,9 @@ class STEP2MOTION_ReconSettings(bpy.types.PropertyGroup):
                                          description="Folder with a trained model set (empty: search the defaults)")
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
     samples: bpy.props.IntProperty(name="Samples", default=1, min=1, max=16,
-                                   description="Reconstructions to sample; each becomes its own action")
+                                   description="Hypotheses to sample (seeds Seed, Seed+1, ...); the first is "
+                                               "baked, their spread is keyed per bone as s2m_spread and "
+                                               "colours the default character")
     bone_map: bpy.props.CollectionProperty(type=STEP2MOTION_BoneMapItem)
     bone_map_index: bpy.props.IntProperty()
     bone_map_source: bpy.props.StringProperty(name="Bone Map Source")
@@ -197,18 +221,61 @@ def prepare_motion(motion, contact=None, foot_lock: bool = True, smooth_sigma: f
     return m, rep.notes
 
 
-def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int = 1, progress=None):
-    """Run the models on a take: (list of reconstructions, model set path). TakeError if none exists."""
-    from ..core.inference import ModelSet, reconstruct
+_MODEL_CACHE: dict = {}
+
+
+def load_models(models_dir: str | None = None):
+    """(ModelSet, folder): loaded once per folder and session (ONNX sessions take ~0.3 s)."""
+    from ..core.inference import ModelSet
     path = find_model_set(models_dir)
-    models = ModelSet(path)
-    recs = []
-    for k in range(samples):
-        def prog(done, total, k=k):
-            if progress:
-                progress((k + done / max(total, 1)) / samples)
-        recs.append(reconstruct(take, models, seed=seed + k, progress=prog))
-    return recs, path
+    key = str(path.resolve())
+    stamp = (path / MODEL_SET_FILE).stat().st_mtime
+    hit = _MODEL_CACHE.get(key)
+    if hit is None or hit[0] != stamp:
+        _MODEL_CACHE.clear()           # one set at a time: they hold a few MB of weights each
+        _MODEL_CACHE[key] = hit = (stamp, ModelSet(path))
+    return hit[1], path
+
+
+def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int = 1, progress=None):
+    """Run the models on a take: (RunResult, model set folder, model set info). TakeError if none exists."""
+    from ..core.recon_run import run_reconstruction
+    models, path = load_models(models_dir)
+    result = run_reconstruction(take, models, seed=seed, samples=samples, progress=progress)
+    return result, path, model_set_info(path, models)
+
+
+def bake_reconstruction(context, take, result, arm, name: str, take_root_ob=None, foot_lock=True,
+                        smooth_sigma=0.0, in_place=False) -> bake.BakeResult:
+    """Bake the first hypothesis, key the spread, flag estimated pressure, colour the default body.
+
+    Used by the operator and the ``reconstruct`` command alike.
+    """
+    from ..core import recon_run
+    from . import confidence
+    rec = result.recs[0]
+    contact = recon_run.bake_contact(take, rec, result.estimated_sides, result.check.missing_feet)
+    opts = bake.BakeOptions()
+    if len(result.recs) > 1:
+        opts.bone_curves = {"s2m_spread": result.spread}
+    res = bake_onto_target(context, arm, rec, name, contact, options=opts, foot_lock=foot_lock,
+                           smooth_sigma=smooth_sigma, in_place=in_place)
+    res.messages = list(result.warnings) + res.messages
+    action = res.action
+    action["s2m_hypotheses"] = len(result.recs)
+    action["s2m_seed"] = int(rec.info.get("seed", 0))
+    action["s2m_pressure_estimated"] = ",".join(result.estimated_sides)
+    if len(result.recs) > 1:
+        per_joint = confidence.spread_by_joint(result.spread)
+        scale = res.scale
+        action["s2m_spread_mean_m"] = float(np.mean(list(per_joint.values())) * scale)
+        if confidence.colour_body(res.armature, {j: v * scale for j, v in per_joint.items()}):
+            res.messages.append("body coloured by the hypotheses' spread (green ≤ 1 cm, red ≥ 10 cm)")
+    if take_root_ob is not None:
+        # A plain flag on the take: which insoles' pressures the models had to invent.
+        take_root_ob["s2m_pressure_estimated"] = ",".join(result.estimated_sides)
+        take_root_ob["s2m_recon_warnings"] = len(result.warnings)
+    return res
 
 
 def rig_toe_height(arm, mapping: dict, scale: float) -> float:
@@ -268,7 +335,9 @@ class _Progress:
 
 def _report_messages(op, messages):
     for msg in messages:
-        op.report({"WARNING"} if any(w in msg for w in ("failed", "cannot", "lack")) else {"INFO"}, msg)
+        warn = any(w in msg for w in ("failed", "cannot", "lack", "estimated", "dead", "absent", "gap",
+                                      "saturat", "sensor limit", "shorter", "no IMU", "zero"))
+        op.report({"WARNING"} if warn else {"INFO"}, msg)
 
 
 class STEP2MOTION_OT_reconstruct(bpy.types.Operator):
@@ -288,23 +357,21 @@ class STEP2MOTION_OT_reconstruct(bpy.types.Operator):
             from ..core.formats import load_take
             take = load_take(path)
             with _Progress(context) as prog:
-                recs, model_dir = reconstruct_take(take, s.models_dir or None, s.seed, s.samples,
-                                                   progress=lambda f: prog(0.8 * f))
+                result, model_dir, info = reconstruct_take(take, s.models_dir or None, s.seed, s.samples,
+                                                           progress=lambda f: prog(0.8 * f))
                 arm = target_rig(context)
-                results = []
-                for k, rec in enumerate(recs):
-                    contact = postprocess.contact_from_take(take, rec.rate, rec.frames)
-                    name = root.name.removeprefix("S2M ") + (f" #{k + 1}" if len(recs) > 1 else "")
-                    results.append(bake_onto_target(context, arm, rec, name, contact, foot_lock=s.foot_lock,
-                                                    smooth_sigma=s.smooth, in_place=s.in_place))
-                    prog(0.8 + 0.2 * (k + 1) / len(recs))
+                res = bake_reconstruction(context, take, result, arm, root.name.removeprefix("S2M "), root,
+                                          foot_lock=s.foot_lock, smooth_sigma=s.smooth, in_place=s.in_place)
+                prog(1.0)
         except (TakeError, bake.BakeError, OSError, ValueError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        res = results[0]
         insoles_follow_feet(context, root, res.armature, current_bone_map(context, res.armature).mapping)
         _report_messages(self, res.messages)
-        self.report({"INFO"}, f"Reconstructed {res.frames} frames with {model_dir}")
+        if info["non_commercial"]:
+            self.report({"INFO"}, f"Model set {info['name']}: trained on non-commercial data ({'; '.join(info['licence'])})")
+        extra = f", spread of {len(result.recs)} hypotheses keyed as s2m_spread" if len(result.recs) > 1 else ""
+        self.report({"INFO"}, f"Reconstructed {res.frames} frames with {model_dir}{extra}")
         return {"FINISHED"}
 
 

@@ -19,7 +19,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fbx", help="also export character and motion as FBX")
     parser.add_argument("--png", help="also render a Workbench preview (character with insoles)")
     parser.add_argument("--json", help="write a report: timings, model set, per-foot contact, warnings")
-    parser.add_argument("--samples", type=int, default=1, help="reconstructions to sample (each its own action)")
+    parser.add_argument("--samples", type=int, default=1,
+                        help="hypotheses to sample (seeds --seed, --seed+1, ...): the first is baked, their "
+                             "per-joint spread goes to the report, the bones (s2m_spread) and the body colours")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the first sample (default 0)")
     parser.add_argument("--models", help="folder with a trained model set (default: search models/ folders)")
     parser.add_argument("--height", type=float, default=1.75, help="default character height in m (default 1.75)")
@@ -31,7 +33,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ..core import postprocess
+    from ..core import postprocess, recon_run
     from ..core.formats import load_take
 
     report = {"take": os.path.abspath(args.take), "warnings": [], "seconds": {}}
@@ -44,17 +46,19 @@ def run(args) -> int:
     from ..blender import bake, character, export, insole_scene, reconstruct_op, render_preview
 
     t0 = time.perf_counter()
+    result = None
     if args.ground_truth:
         from ..core.motion.bvh import load_bvh
         from ..core.motion.retarget import motion_from_bvh
-        motions = [motion_from_bvh(load_bvh(args.ground_truth))]
+        motion = motion_from_bvh(load_bvh(args.ground_truth))
         report["model_set"] = None
         report["ground_truth"] = os.path.abspath(args.ground_truth)
         if args.samples > 1:
             report["warnings"].append("--samples ignored with --ground-truth")
     else:
         try:
-            motions, model_dir = reconstruct_op.reconstruct_take(take, args.models, args.seed, max(1, args.samples))
+            result, model_dir, info = reconstruct_op.reconstruct_take(take, args.models, args.seed,
+                                                                      max(1, args.samples))
         except Exception as exc:          # noqa: BLE001 - shown as one line, never a traceback
             from ..core.errors import TakeError
             if not isinstance(exc, (TakeError, OSError, ValueError)):
@@ -64,8 +68,15 @@ def run(args) -> int:
                 report["error"] = str(exc)
                 _write_json(args.json, report)
             return 2
-        report["model_set"] = str(model_dir)
-        report["reconstruction"] = {k: v for k, v in motions[0].info.items() if isinstance(v, (int, float, str))}
+        rec = result.recs[0]
+        report["model_set"] = info
+        report["reconstruction"] = {k: v for k, v in rec.info.items() if isinstance(v, (int, float, str))}
+        report["reconstruction"]["seconds"] = dict(rec.info.get("seconds", {}))
+        report["pressure_estimated"] = result.estimated_sides
+        report["samples"] = len(result.recs)
+        if len(result.recs) > 1:
+            from ..core.recon_run import spread_summary
+            report["spread_m"] = spread_summary(result.spread)
     report["seconds"]["inference"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -74,35 +85,33 @@ def run(args) -> int:
     scene = context.scene
     created = insole_scene.build_take_scene(context, take, insole_scene.SceneOptions(fps=args.fps or None))
     arm = character.create_character(context, height=args.height)
-    results = []
     stem = os.path.splitext(os.path.basename(args.take))[0]
-    for k, motion in enumerate(motions):
-        m = postprocess.as_motion(motion)
-        contact = postprocess.contact_from_take(take, m.fps, m.frames)
-        name = stem + (f" #{k + 1}" if len(motions) > 1 else "")
-        try:
-            res = reconstruct_op.bake_onto_target(context, arm, m, name, contact, foot_lock=not args.no_foot_lock,
-                                                  in_place=args.in_place)
-        except bake.BakeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        results.append(res)
-        report["warnings"] += res.messages
-        if k == 0:
-            report["contact_percent"] = {side: float(100.0 * contact[:, i].mean())
-                                         for i, side in enumerate(("left", "right"))}
-            report["frames"] = res.frames
-            report["fps"] = bake.scene_fps(scene)
-            report["scale"] = res.scale
-    # Only the first sample plays; the others stay on muted NLA tracks.
-    anim = arm.animation_data
-    for t in anim.nla_tracks:
-        t.mute = not (t.strips and t.strips[0].action == results[0].action)
+    try:
+        if result is not None:
+            res = reconstruct_op.bake_reconstruction(context, take, result, arm, stem, created["root"],
+                                                     foot_lock=not args.no_foot_lock, in_place=args.in_place)
+            contact = recon_run.bake_contact(take, result.recs[0], result.estimated_sides,
+                                             result.check.missing_feet)
+        else:
+            m = postprocess.as_motion(motion)
+            contact = postprocess.contact_from_take(take, m.fps, m.frames)
+            res = reconstruct_op.bake_onto_target(context, arm, m, stem, contact,
+                                                  foot_lock=not args.no_foot_lock, in_place=args.in_place)
+    except bake.BakeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report["warnings"] += res.messages
+    report["contact_percent"] = {side: float(100.0 * contact[:, i].mean())
+                                 for i, side in enumerate(("left", "right"))}
+    report["frames"] = res.frames
+    report["fps"] = bake.scene_fps(scene)
+    report["scale"] = res.scale
+    report["action"] = res.action.name
     followed = reconstruct_op.insoles_follow_feet(context, created["root"], arm,
                                                   reconstruct_op.current_bone_map(context, arm).mapping)
     report["insoles_following_feet"] = followed
-    scene.frame_start = results[0].frame_start
-    scene.frame_end = results[0].frame_start + results[0].frames - 1
+    scene.frame_start = res.frame_start
+    scene.frame_end = res.frame_start + res.frames - 1
     report["seconds"]["bake"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -110,7 +119,7 @@ def run(args) -> int:
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
     for kind, path in (("bvh", args.bvh), ("fbx", args.fbx)):
         if path:
-            export.export_take(context, kind, path, arm, results[0].action)
+            export.export_take(context, kind, path, arm, res.action)
             report[kind] = os.path.abspath(path)
     if args.png:
         frame = scene.frame_start + (scene.frame_end - scene.frame_start) // 2
@@ -122,9 +131,19 @@ def run(args) -> int:
     bpy.ops.wm.save_as_mainfile(filepath=out, check_existing=False)
     report["blend"] = out
     report["seconds"]["export"] = time.perf_counter() - t0
-    print(f"saved {out}: {results[0].frames} frames at {bake.scene_fps(scene):g} fps on {arm.name}")
+    print(f"saved {out}: {res.frames} frames at {bake.scene_fps(scene):g} fps on {arm.name}")
+    if result is not None:
+        info = report["model_set"]
+        print(f"model set {info['name']} ({info['path']}); trained on: {'; '.join(info['licence']) or 'unknown'}")
+        sec = report["seconds"]
+        print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in sec.items()))
+    print("contact: " + ", ".join(f"{k} {v:.0f} %" for k, v in report["contact_percent"].items()))
+    if "spread_m" in report:
+        worst = sorted(report["spread_m"].items(), key=lambda kv: -kv[1]["mean"])[:3]
+        print(f"spread of {report['samples']} hypotheses (mean, m): "
+              + ", ".join(f"{j} {v['mean']:.3f}" for j, v in worst))
     for w in report["warnings"]:
-        print(f"note: {w}")
+        print(f"warning: {w}")
     if args.json:
         _write_json(args.json, report)
     return 0
