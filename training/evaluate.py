@@ -1,7 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Evaluation of a model set on a split of the simulator's shards, through the add-on's runtime.
+"""Evaluation of a model set through the add-on's runtime (what users run is what is measured).
 
-``python -m training.evaluate --models runs/x/model_set --data shards --split val [--calls 6] [--limit 20]``
+* ``python -m training.evaluate --models DIR --data shards --split test [--limit N]``: held-out
+  clips of the simulator's shards;
+* ``python -m training.evaluate --mocap CLIP.bvh[.gz] [...] --json OUT.json [--models DIR]``:
+  insoles simulated for the given clips with the project's simulator, then reconstructed;
+* ``--real TAKE.txt [...]``: the IMU-to-pressure model against a real recording's measured
+  force and COP (needs numpy and onnxruntime only).
+* ``--drop pressure|imu``: the pose model with those sensor streams absent (an inference-time
+  ablation: the model was trained with random stream dropout, so it has null tokens for them).
 
 Metrics follow the published protocol (metres, root-relative unless said):
 MPJPE over the 21 non-root joints, end-effector error (toes, head, hands),
@@ -54,11 +61,48 @@ def heading_free(rotations: np.ndarray, psi: np.ndarray) -> np.ndarray:
     return q
 
 
-def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose") -> dict:
+def jitter(pos: np.ndarray, fps: float) -> float:
+    """Mean jerk magnitude (m/s³) of (T, J, 3) positions: high-frequency noise the eye sees as jitter."""
+    if len(pos) < 4:
+        return float("nan")
+    return float(np.linalg.norm(np.diff(pos, n=3, axis=0), axis=-1).mean() * fps ** 3)
+
+
+def foot_skating(world: np.ndarray, contact: np.ndarray, fps: float) -> float:
+    """Mean horizontal speed (m/s) of the toes while the true foot is in contact."""
+    speeds = []
+    for k, toe in enumerate(("LeftToeBase", "RightToeBase")):
+        v = np.linalg.norm(np.diff(world[:, JOINT_INDEX[toe], :2], axis=0), axis=-1) * fps
+        on = (contact[1:, k] > 0.5) & (contact[:-1, k] > 0.5)
+        speeds.append(v[on])
+    both = np.concatenate(speeds)
+    return float(both.mean()) if both.size else float("nan")
+
+
+def drop_streams(features, which: str):
+    """Features with the pressure (toes, heel, load) or IMU streams marked absent and zeroed."""
+    from step2motion_addon.core.features import STREAMS, stream_slices
+    names = [n for n, _ in STREAMS]
+    gone = [n for n in names if n.endswith("_imu") == (which == "imu")]
+    values, mask = features.values.copy(), features.stream_mask.copy()
+    for n in gone:
+        values[:, stream_slices()[n]] = 0.0
+        mask[names.index(n)] = False
+    import dataclasses
+    return dataclasses.replace(features, values=values, stream_mask=mask)
+
+
+def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose",
+                  drop: str | None = None) -> dict:
     """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root."""
+    from step2motion_addon.core.features import extract_features
     from step2motion_addon.core.inference import reconstruct
-    from step2motion_addon.core.inference.pose import heading
-    r = reconstruct(take, models, seed=seed, calls=calls, pose_model=pose_model)
+    from step2motion_addon.core.inference.pose import contacts_from_motion, heading
+    source = take
+    if drop:
+        source = drop_streams(extract_features(take, rate=models.rate), drop)
+    r = reconstruct(source, models, seed=seed, calls=calls, pose_model=pose_model,
+                    estimate_pressure=drop is None)
     m = motion.resampled(r.rate)
     n = min(r.frames, m.frames)
     zero = np.zeros((n, 3))
@@ -73,6 +117,11 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     d = m.root_pos[:n, :2] - m.root_pos[0, :2]
     true_xy = np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], axis=-1)
     out.update(root_metrics(r.root_pos[:n], np.concatenate([true_xy, m.root_pos[:n, 2:]], axis=1)))
+    out["jitter_mps3"] = jitter(pred, r.rate)
+    out["true_jitter_mps3"] = jitter(true, r.rate)
+    world = Motion(r.rate, m.offsets, r.rotations[:n], r.root_pos[:n]).fk()
+    sub = Motion(m.fps, m.offsets, true_rot, m.root_pos[:n])
+    out["foot_skate_mps"] = foot_skating(world, contacts_from_motion(sub), r.rate)
     out["frames"] = n
     out["seconds"] = r.info["seconds"]["total"]
     return out
@@ -81,12 +130,87 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
 def pooled(per_clip: list[dict]) -> dict:
     """Frame-weighted means over clips (errors pooled over all frames, as the published protocol)."""
     w = np.array([c["frames"] for c in per_clip], dtype=np.float64)
-    keys = [k for k in per_clip[0] if k not in ("frames", "seconds")]
+    keys = [k for k in per_clip[0] if k not in ("frames", "seconds") and isinstance(per_clip[0][k], float)]
     out = {k: float(np.nansum(w * np.array([c[k] for c in per_clip])) / w.sum()) for k in keys}
     out["clips"] = len(per_clip)
     out["frames"] = int(w.sum())
     out["realtime_factor"] = float(w.sum() / 30.0 / sum(c["seconds"] for c in per_clip))
     return out
+
+
+def by_category(per_clip: list[dict]) -> dict:
+    groups: dict = {}
+    for c in per_clip:
+        groups.setdefault(c.get("category", "all"), []).append(c)
+    return {k: pooled(v) for k, v in sorted(groups.items())}
+
+
+def f1(pred: np.ndarray, true: np.ndarray) -> float:
+    tp = float(np.sum(pred & true))
+    fp, fn = float(np.sum(pred & ~true)), float(np.sum(~pred & true))
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
+
+
+def pressure_metrics(take, models, stance_bw: float = 0.05) -> dict:
+    """IMU → force/COP against a recording's measured values, per foot and pooled.
+
+    Force in body weights (the model's unit) and in newtons; COP RMSE over the frames where
+    the measured foot is loaded; stance = force above ``stance_bw`` body weights.
+    """
+    from step2motion_addon.core.features import extract_features, stream_slices
+    from step2motion_addon.core.inference.sampler import regress_take
+    feats = extract_features(take, rate=models.rate)
+    cond = models.features_norm.apply(feats.values)
+    est_n = regress_take(lambda x: models.run("pressure", imu=x), cond[:, models.imu_columns],
+                         models.window, models.offline_hop)
+    pc = models.pressure_columns
+    est = np.full_like(feats.values, np.nan)
+    est[:, pc] = est_n * models.features_norm.std[pc] + models.features_norm.mean[pc]
+    bw_n = feats.body_mass_kg * 9.81
+    out, pooled_est, pooled_true = {}, [], []
+    for side in ("left", "right"):
+        sl = stream_slices()[f"{side}_load"]
+        e, t = est[:, sl], feats.values[:, sl]
+        loaded = t[:, 0] > stance_bw
+        out[side] = {
+            "force_corr": float(np.corrcoef(e[:, 0], t[:, 0])[0, 1]),
+            "force_rmse_bw": float(np.sqrt(np.mean((e[:, 0] - t[:, 0]) ** 2))),
+            "force_rmse_n": float(np.sqrt(np.mean((e[:, 0] - t[:, 0]) ** 2)) * bw_n),
+            "cop_rmse": float(np.sqrt(np.mean((e[loaded, 1:] - t[loaded, 1:]) ** 2))) if loaded.any() else None,
+            "stance_f1": f1(e[:, 0] > stance_bw, loaded),
+        }
+        pooled_est.append(e)
+        pooled_true.append(t)
+    e, t = np.concatenate(pooled_est), np.concatenate(pooled_true)
+    loaded = t[:, 0] > stance_bw
+    out["pooled"] = {"force_corr": float(np.corrcoef(e[:, 0], t[:, 0])[0, 1]),
+                     "force_rmse_n": float(np.sqrt(np.mean((e[:, 0] - t[:, 0]) ** 2)) * bw_n),
+                     "cop_rmse": float(np.sqrt(np.mean((e[loaded, 1:] - t[loaded, 1:]) ** 2))),
+                     "stance_f1": f1(e[:, 0] > stance_bw, loaded),
+                     "body_mass_kg": feats.body_mass_kg, "body_mass_source": feats.body_mass_source,
+                     "seconds": float(len(t) / 2 / models.rate)}
+    return out
+
+
+def _mocap_clips(paths, seed: int):
+    """(take, motion, entry) for BVH clips: insoles simulated by the project's simulator."""
+    from step2motion_addon.core.motion.bvh import load_bvh
+    from step2motion_addon.core.motion.retarget import motion_from_bvh
+    from step2motion_addon.core.sim import SimParams, simulate_insoles
+    for i, path in enumerate(paths):
+        motion = motion_from_bvh(load_bvh(path))
+        take = simulate_insoles(motion, SimParams(seed=seed + i))
+        name = str(path).rsplit("/", 1)[-1]
+        yield take, motion.resampled(30.0), {"clip": name, "category": motion.meta.get("category", "mocap")}
+
+
+def _print(res: dict, indent: str = "") -> None:
+    for k, v in res.items():
+        if isinstance(v, dict):
+            print(f"{indent}{k}:")
+            _print(v, indent + "  ")
+        else:
+            print(f"{indent}{k:>18s}: {v:.4f}" if isinstance(v, float) else f"{indent}{k:>18s}: {v}")
 
 
 def main(argv=None) -> int:
@@ -95,31 +219,49 @@ def main(argv=None) -> int:
 
     from step2motion_addon.core.inference import ModelSet
 
-    from . import data
-    ap = argparse.ArgumentParser(description="Evaluate a model set on a split of the shards.")
-    ap.add_argument("--models", required=True, help="model set folder (training.export output)")
-    ap.add_argument("--data", required=True, help="shard folder (training.dataset build)")
-    ap.add_argument("--split", default="val", choices=("train", "val", "test"))
+    ap = argparse.ArgumentParser(description="Evaluate a model set through the add-on's runtime.")
+    ap.add_argument("--models", help="model set folder (default: the shipped models/step2motion-best)")
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="shard folder (training.dataset build)")
+    src.add_argument("--mocap", nargs="+", help="BVH clips (.bvh/.bvh.gz): insoles simulated, then reconstructed")
+    src.add_argument("--real", nargs="+", help="real recordings: IMU-to-pressure metrics against measured force/COP")
+    ap.add_argument("--split", default="test", choices=("train", "val", "test"))
     ap.add_argument("--limit", type=int, help="first N clips of the split")
     ap.add_argument("--calls", type=int, help="denoiser calls per window (default: the model set's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pose-model", default="pose", choices=("pose", "mlp", "transformer"),
                     help="the diffusion model or a baseline regressor of the same model set")
-    ap.add_argument("--out", help="write the metrics JSON here")
+    ap.add_argument("--drop", choices=("pressure", "imu"), help="ablation: these sensor streams absent")
+    ap.add_argument("--json", "--out", dest="out", help="write the metrics JSON here")
     args = ap.parse_args(argv)
-    models = ModelSet(args.models)
-    per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model), clip=e["clip"])
-                for take, motion, e in data.iter_clips(args.data, args.split, args.limit)]
+    from pathlib import Path
+    models_dir = args.models or str(Path(__file__).resolve().parent.parent / "models" / "step2motion-best")
+    models = ModelSet(models_dir)
+    if args.real:
+        from step2motion_addon.core.formats import load_take
+        res = {"models": models_dir, "recordings": {p: pressure_metrics(load_take(p), models) for p in args.real}}
+        _print(res)
+        if args.out:
+            Path(args.out).write_text(json.dumps(res, indent=1))
+        return 0
+    if args.mocap:
+        clips = _mocap_clips(args.mocap, args.seed)
+    else:
+        from . import data
+        clips = data.iter_clips(args.data, args.split, args.limit)
+    per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model, args.drop),
+                     clip=e["clip"], category=e.get("category", "all"))
+                for take, motion, e in clips]
     if not per_clip:
         raise SystemExit(f"no clips in split {args.split!r}")
-    res = pooled([{k: v for k, v in c.items() if k != "clip"} for c in per_clip])
-    res.update(split=args.split, pose_model=args.pose_model, models=args.models,
+    res = pooled(per_clip)
+    res.update(split=args.split if args.data else "mocap", pose_model=args.pose_model, models=models_dir,
+               drop=args.drop or "none",
                calls=(args.calls or len(models.meta["sampler"]["timesteps"])) if args.pose_model == "pose" else 0)
-    for k, v in res.items():
-        print(f"{k:>18s}: {v:.4f}" if isinstance(v, float) else f"{k:>18s}: {v}")
+    _print(res)
     if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"pooled": res, "clips": per_clip}, f, indent=1)
+        Path(args.out).write_text(json.dumps({"pooled": res, "categories": by_category(per_clip),
+                                              "clips": per_clip}, indent=1))
     return 0
 
 

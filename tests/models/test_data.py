@@ -114,3 +114,58 @@ def test_force_and_cop_recomputed_when_a_shard_omits_them(shards):
         a, b = stored.feet[side], derived.feet[side]
         assert np.allclose(a.force, b.force, rtol=2e-3, atol=0.5)      # stored as float16
         assert np.allclose(a.cop, b.cop, atol=2e-3)
+
+
+def test_evaluate_reports_skating_jitter_categories_and_ablations(shards, tiny_model_set, tmp_path):
+    from training import evaluate
+    out = tmp_path / "m.json"
+    assert evaluate.main(["--models", str(tiny_model_set[0]), "--data", str(shards), "--split", "val",
+                          "--calls", "2", "--json", str(out)]) == 0
+    full = json.loads(out.read_text())
+    for k in ("jitter_mps3", "true_jitter_mps3", "foot_skate_mps", "root_drift_pct"):
+        assert k in full["pooled"], k
+    assert full["pooled"]["true_jitter_mps3"] > 0
+    assert set(full["categories"]) == {full["clips"][0]["category"]}
+    # Without the pressure streams the pose model sees different inputs: the result must change.
+    assert evaluate.main(["--models", str(tiny_model_set[0]), "--data", str(shards), "--split", "val",
+                          "--calls", "2", "--drop", "pressure", "--json", str(out)]) == 0
+    ablated = json.loads(out.read_text())["pooled"]
+    assert ablated["drop"] == "pressure"
+    assert ablated["mpjpe_m"] != full["pooled"]["mpjpe_m"]
+
+
+def test_drop_streams_masks_only_the_named_modality():
+    from training.evaluate import drop_streams
+    from step2motion_addon.core.features import STREAMS
+    from step2motion_addon.core.synthetic import synthetic_walk
+    feats = extract_features(synthetic_walk(duration=4.0), rate=30.0)
+    names = [n for n, _ in STREAMS]
+    no_p = drop_streams(feats, "pressure")
+    assert [no_p.stream_mask[names.index(n)] for n in names] == [n.endswith("_imu") for n in names]
+    no_i = drop_streams(feats, "imu")
+    assert [no_i.stream_mask[names.index(n)] for n in names] == [not n.endswith("_imu") for n in names]
+    assert np.array_equal(no_i.values[:, :16], feats.values[:, :16])
+
+
+def test_skating_and_jitter_measure_what_they_say():
+    from training.evaluate import foot_skating, jitter
+    t = np.arange(60) / 30.0
+    world = np.zeros((60, 22, 3))
+    world[:, :, 0] = 0.5 * t[:, None]                 # everything slides at 0.5 m/s
+    contact = np.ones((60, 2))
+    assert abs(foot_skating(world, contact, 30.0) - 0.5) < 1e-9
+    assert np.isnan(foot_skating(world, np.zeros((60, 2)), 30.0))
+    assert jitter(world, 30.0) < 1e-6                 # constant velocity: no jerk
+    noisy = world + np.random.default_rng(0).normal(0, 0.01, world.shape)
+    assert jitter(noisy, 30.0) > 100.0
+
+
+def test_pressure_metrics_on_a_real_recording(moticon_files, tiny_model_set):
+    from training.evaluate import pressure_metrics
+    from step2motion_addon.core.formats import load_take
+    from step2motion_addon.core.inference import ModelSet
+    res = pressure_metrics(load_take(moticon_files[0]), ModelSet(tiny_model_set[0]))
+    for side in ("left", "right", "pooled"):
+        assert -1.0 <= res[side]["force_corr"] <= 1.0
+        assert 0.0 <= res[side]["stance_f1"] <= 1.0
+    assert res["pooled"]["seconds"] > 5.0

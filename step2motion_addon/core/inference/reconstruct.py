@@ -34,7 +34,8 @@ class Reconstruction:
 
 def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: float | None = None,
                 mode: str = "batched", max_batch: int = 32, progress=None, cancel=None,
-                calls: int | None = None, pose_model: str = "pose") -> Reconstruction:
+                calls: int | None = None, pose_model: str = "pose",
+                estimate_pressure: bool = True) -> Reconstruction:
     """Reconstruct the wearer's motion from a take (or its precomputed :class:`Features`).
 
     ``progress(done, total)`` is called after every denoiser step; ``cancel`` is a
@@ -43,6 +44,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     model set's number of denoiser calls per window (evaluation of shorter schedules).
     ``pose_model="mlp"|"transformer"`` uses a baseline regressor of the model set
     instead of the diffusion model (side-by-side evaluation; same everything else).
+    ``estimate_pressure=False`` leaves missing pressure streams missing (ablations).
     """
     t0 = time.perf_counter()
     trained = models.meta["features"].get("ahrs_backend")
@@ -58,7 +60,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     imu_ok = all(mask[names.index(n)] for n in ("left_imu", "right_imu"))
     pressure_idx = [i for i, n in enumerate(names) if not n.endswith("_imu")]
     estimated = []
-    if models.has("pressure") and imu_ok and not all(mask[i] for i in pressure_idx):
+    if estimate_pressure and models.has("pressure") and imu_ok and not all(mask[i] for i in pressure_idx):
         est = regress_take(lambda x: models.run("pressure", imu=x), cond[:, models.imu_columns],
                            models.window, models.offline_hop)
         for i in pressure_idx:
