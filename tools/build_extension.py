@@ -11,7 +11,11 @@ Steps per platform:
 3. check every ``Requires-Dist`` of every wheel, evaluated for the target
    platform and CPython 3.11, is in the set (numpy excepted: Blender ships it);
 4. stage ``blender_manifest.toml`` (restricted to the platform and its wheels)
-   + the add-on package + the wheels in ``build/extension/<platform>/``;
+   + the add-on package + the wheels in ``build/extension/<platform>/``, and the
+   trained model sets of the top-level ``models/`` (each folder with a
+   ``model_set.json``) as ``<extension root>/models/<set>/``: the runtime
+   models only (pose, its condition encoder, root, IMU→pressure; the baseline
+   regressors stay out), where ``find_model_set`` looks first;
 5. run Blender's own ``blender_ext.py build --split-platforms`` into ``dist/``
    and ``blender_ext.py validate`` on the zip.
 
@@ -39,6 +43,10 @@ PIN_DIR = ROOT / "tools" / "wheels"
 CACHE_DIR = ROOT / "wheels"
 STAGE_DIR = ROOT / "build" / "extension"
 DIST_DIR = ROOT / "dist"
+MODELS_DIR = ROOT / "models"
+# Models the add-on runs; the baselines (mlp, transformer) are for evaluation only.
+RUNTIME_MODELS = ("pose", "pose_cond", "root", "pressure")
+MODEL_SET_FILE = "model_set.json"
 
 PYTHON_VERSION = "3.11"  # Blender 4.2 LTS to 5.0 embed CPython 3.11
 
@@ -278,7 +286,41 @@ def stage(platform: str, wheels: list[Path], manifest: dict) -> Path:
         shutil.copy2(path, root / "wheels" / path.name)
     staged = dict(manifest, platforms=[platform], wheels=[f"./wheels/{p.name}" for p in wheels])
     (root / "blender_manifest.toml").write_text(dump_manifest(staged), encoding="utf-8")
+    if (root / "models").exists():
+        raise BuildError(f"{ADDON_DIR / 'models'} exists: model sets belong in {MODELS_DIR}")
+    stage_models(root)
     return root
+
+
+def model_sets(models_dir: Path = None) -> list[Path]:
+    """Folders of ``models/`` holding a model set (``model_set.json``)."""
+    models_dir = MODELS_DIR if models_dir is None else models_dir
+    return sorted(p.parent for p in models_dir.glob(f"*/{MODEL_SET_FILE}")) if models_dir.is_dir() else []
+
+
+def stage_models(root: Path, models_dir: Path = None) -> list[str]:
+    """Copy each model set's runtime ONNX files + metadata into ``root/models/<set>/``; names staged."""
+    import json  # noqa: PLC0415
+
+    staged = []
+    for src in model_sets(models_dir):
+        meta = json.loads((src / MODEL_SET_FILE).read_text(encoding="utf-8"))
+        models = {k: v for k, v in meta.get("models", {}).items() if k in RUNTIME_MODELS}
+        if "pose" not in models or "pose_cond" not in models:
+            raise BuildError(f"{src}: model set without pose.onnx + pose_cond.onnx; not shippable")
+        dest = root / "models" / src.name
+        dest.mkdir(parents=True)
+        for info in models.values():
+            if not (src / info["file"]).is_file():
+                raise BuildError(f"{src / info['file']}: listed in {MODEL_SET_FILE} but missing")
+            shutil.copy2(src / info["file"], dest / info["file"])
+        for extra in ("README.md", "LICENSE", "LICENSE.txt", "ACKNOWLEDGEMENTS.md"):
+            if (src / extra).is_file():
+                shutil.copy2(src / extra, dest / extra)
+        meta["models"] = models
+        (dest / MODEL_SET_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        staged.append(src.name)
+    return staged
 
 
 def run_blender_ext(tool: Path, *args: str) -> str:

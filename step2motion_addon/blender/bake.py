@@ -53,6 +53,7 @@ class BakeResult:
     frame_start: int
     scale: float
     messages: list = field(default_factory=list)
+    contact: object = None              # (frames, 2) bool contacts used for foot locking, when any
 
 
 def scene_fps(scene) -> float:

@@ -254,13 +254,15 @@ def bake_reconstruction(context, take, result, arm, name: str, take_root_ob=None
     from ..core import recon_run
     from . import confidence
     rec = result.recs[0]
-    contact = recon_run.bake_contact(take, rec, result.estimated_sides, result.check.missing_feet)
+    contact = recon_run.bake_contact(take, rec, result.estimated_sides, result.check.missing_feet,
+                                             result.estimated_contact)
     opts = bake.BakeOptions()
     if len(result.recs) > 1:
         opts.bone_curves = {"s2m_spread": result.spread}
     res = bake_onto_target(context, arm, rec, name, contact, options=opts, foot_lock=foot_lock,
                            smooth_sigma=smooth_sigma, in_place=in_place)
     res.messages = list(result.warnings) + res.messages
+    res.contact = contact
     action = res.action
     action["s2m_hypotheses"] = len(result.recs)
     action["s2m_seed"] = int(rec.info.get("seed", 0))

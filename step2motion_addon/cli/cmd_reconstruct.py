@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ..core import postprocess, recon_run
+    from ..core import postprocess
     from ..core.formats import load_take
 
     report = {"take": os.path.abspath(args.take), "warnings": [], "seconds": {}}
@@ -90,8 +90,7 @@ def run(args) -> int:
         if result is not None:
             res = reconstruct_op.bake_reconstruction(context, take, result, arm, stem, created["root"],
                                                      foot_lock=not args.no_foot_lock, in_place=args.in_place)
-            contact = recon_run.bake_contact(take, result.recs[0], result.estimated_sides,
-                                             result.check.missing_feet)
+            contact = res.contact
         else:
             m = postprocess.as_motion(motion)
             contact = postprocess.contact_from_take(take, m.fps, m.frames)

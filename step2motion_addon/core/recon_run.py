@@ -150,6 +150,7 @@ class RunResult:
     warnings: list                   # check + runtime warnings, one line each
     estimated_sides: list            # sides whose pressure came from the IMU→pressure model
     seconds: dict
+    estimated_contact: np.ndarray | None = None   # (T, 2) bool from the estimated load, where estimated
 
 
 def _masked(feats, dead: list):
@@ -194,20 +195,47 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
     for side in estimated:
         warnings.append(f"{side} insole pressure missing or dead: estimated from its IMU by the "
                         "IMU→pressure model (contacts from the pose model)")
+    est_contact = _estimated_contact(feats, models) if estimated else None
     unestimated = sorted({n.split("_")[0] for n in chk.dead_streams if not n.endswith("_imu")}
                          - set(estimated) - set(chk.missing_feet))
     for side in unestimated:
         warnings.append(f"{side} insole pressure missing or dead and not estimated "
                         "(no IMU→pressure model or no IMU on both feet): the pose model does without it")
     return RunResult(recs, spread, chk, warnings, estimated,
-                     {"features": t_feat - t0, "inference": t_inf - t_feat, "spread": time.perf_counter() - t_inf})
+                     {"features": t_feat - t0, "inference": t_inf - t_feat, "spread": time.perf_counter() - t_inf},
+                     est_contact)
 
 
-def bake_contact(take, rec, estimated_sides=(), missing_sides=()) -> np.ndarray:
-    """(T, 2) bool contacts for foot locking: measured by the insoles, else the pose model's."""
+def _estimated_contact(feats, models) -> np.ndarray | None:
+    """(T, 2) contact from the IMU→pressure model's load estimate (force > CONTACT_FORCE_N)."""
+    from .features import GRAVITY, feature_names
+    from .inference.sampler import regress_take
+    from .postprocess import CONTACT_FORCE_N
+    if not models.has("pressure"):
+        return None
+    cond = models.features_norm.apply(feats.values)
+    est = regress_take(lambda x: models.run("pressure", imu=x), cond[:, models.imu_columns],
+                       models.window, models.offline_hop)
+    names = feature_names()
+    out = np.zeros((feats.frames, 2), dtype=bool)
+    for k, side in enumerate(SIDES):
+        col = names.index(f"{side}_force")
+        pos = int(np.searchsorted(models.pressure_columns, col))
+        if pos >= len(models.pressure_columns) or models.pressure_columns[pos] != col:
+            return None
+        frac = est[:, pos] * models.features_norm.std[col] + models.features_norm.mean[col]
+        out[:, k] = frac * feats.body_mass_kg * GRAVITY > CONTACT_FORCE_N
+    return out
+
+
+def bake_contact(take, rec, estimated_sides=(), missing_sides=(), estimated_contact=None) -> np.ndarray:
+    """(T, 2) bool contacts for foot locking: measured by the insoles; for insoles without
+    pressure the estimated load's (IMU→pressure model), else the pose model's contact output."""
     from .postprocess import contact_from_take
     c = contact_from_take(take, rec.rate, rec.frames)
     for k, side in enumerate(SIDES):
-        if side in estimated_sides or side in missing_sides:
+        if side in estimated_sides and estimated_contact is not None:
+            c[:, k] = estimated_contact[:, k]
+        elif side in estimated_sides or side in missing_sides:
             c[:, k] = np.asarray(rec.contact[:, k]) > 0.5
     return c

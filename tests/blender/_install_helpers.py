@@ -40,7 +40,7 @@ def skip_or_fail_in_ci(reason: str) -> None:
 
 def _newest_source_mtime() -> float:
     paths = [ROOT / "blender_manifest.toml", *(ROOT / "tools" / "wheels").glob("*.txt")]
-    for path in (ROOT / "step2motion_addon").rglob("*"):
+    for path in [*(ROOT / "step2motion_addon").rglob("*"), *(ROOT / "models").rglob("*")]:
         if path.is_file() and "__pycache__" not in path.parts:
             paths.append(path)
     return max(p.stat().st_mtime for p in paths)
@@ -97,6 +97,7 @@ def run_install_check(zip_path: Path, profile: Path, sample: Path | None = None,
         args += ["--sample", str(sample)]
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(profile))
     env.pop("PYTHONPATH", None)  # the installed copy must not see the source tree
+    env.pop("STEP2MOTION_MODELS", None)  # nor a model set outside the extension
     result = subprocess.run(blender_command(args), capture_output=True, text=True, env=env,
                             cwd=profile, timeout=timeout, stdin=subprocess.DEVNULL)
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith(RESULT_PREFIX)]
@@ -230,6 +231,7 @@ def _run_checks(args, findings: dict, importlib) -> None:
         findings["take_duration"] = take.duration
         findings["animation"] = _compare_animation(bpy, take, insoles, scene)
         steps.append("compared")
+        _reconstruct_check(bpy, findings, importlib, module)
 
     # Disable, then enable again: both must register/unregister cleanly.
     bpy.ops.preferences.addon_disable(module=MODULE)
@@ -249,6 +251,36 @@ def _run_checks(args, findings: dict, importlib) -> None:
     findings["operator_after_uninstall"] = "step2motion_take" in dir(bpy.ops.import_scene)
     importlib.invalidate_caches()
     findings["importable_after_uninstall"] = importlib.util.find_spec(MODULE) is not None
+
+def _reconstruct_check(bpy, findings: dict, importlib, module) -> None:
+    """Reconstruct the imported demo take with the model set shipped inside the extension."""
+    packaged = Path(module.__file__).parent / "models"
+    findings["packaged_model_sets"] = sorted(p.parent.name for p in packaged.glob("*/model_set.json"))
+    findings["reconstruct_operator"] = "reconstruct" in dir(bpy.ops.step2motion)
+    if not findings["packaged_model_sets"] or not findings["reconstruct_operator"]:
+        return
+    recon_op = importlib.import_module(MODULE + ".blender.reconstruct_op")
+    bake = importlib.import_module(MODULE + ".blender.bake")
+    findings["model_set_found"] = str(recon_op.find_model_set())
+    root = next(ob for ob in bpy.context.scene.objects if ob.get("s2m_role") == "take")
+    bpy.context.view_layer.objects.active = root
+    before = {a.name for a in bpy.data.actions}
+    findings["reconstruct"] = sorted(bpy.ops.step2motion.reconstruct())
+    arm = next((ob for ob in bpy.data.objects if ob.get("s2m_role") == "character"), None)
+    findings["character"] = arm.name if arm else None
+    new = [a for a in bpy.data.actions if a.name not in before]
+    findings["new_actions"] = [a.name for a in new]
+    if arm is not None and arm.animation_data is not None:
+        tracks = [t for t in arm.animation_data.nla_tracks if t.strips and not t.mute]
+        action = tracks[-1].strips[0].action if tracks else None
+        findings["baked_action"] = action.name if action else None
+        if action is not None:
+            paths = {fc.data_path for fc in bake.action_fcurves(action)}
+            findings["keyed_bones"] = sorted({p.split('"')[1] for p in paths if p.startswith("pose.bones[")
+                                              and p.endswith("rotation_quaternion")})
+            findings["keyed_frames"] = max(len(fc.keyframe_points) for fc in bake.action_fcurves(action))
+    findings["steps"].append("reconstructed")
+
 
 if __name__ == "__main__":
     code = main(sys.argv[1:])

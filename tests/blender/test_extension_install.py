@@ -86,6 +86,21 @@ def test_imported_take_animates_the_insoles(findings):
     assert anim["max_abs_error"] < 1e-2
 
 
+def test_installed_extension_reconstructs_the_demo_with_its_shipped_models(findings):
+    """Full body from the embedded demo through the installed operator and the zip's own model set."""
+    from _install_helpers import ROOT  # noqa: PLC0415
+    shipped = sorted(p.parent.name for p in (ROOT / "models").glob("*/model_set.json"))
+    if not shipped:
+        pytest.skip("no model set in models/ to ship (export one with training.export --out models/<name>)")
+    assert findings.get("packaged_model_sets") == shipped, _context(findings)
+    assert findings["model_set_found"].startswith(findings["profile"]), findings["model_set_found"]
+    assert findings.get("reconstruct") == ["FINISHED"], _context(findings)
+    assert findings["character"] and findings["baked_action"] in findings["new_actions"]
+    from step2motion_addon.core.motion.skeleton import CANONICAL_JOINTS  # noqa: PLC0415
+    assert findings["keyed_bones"] == sorted(CANONICAL_JOINTS)
+    assert findings["keyed_frames"] > 30 * 15          # the 18 s demo at 30 fps or more
+
+
 def test_disable_reenable_and_uninstall_remove_the_extension(findings):
     assert "uninstalled" in findings["steps"], _context(findings)
     assert findings["enabled_after_disable"] is False

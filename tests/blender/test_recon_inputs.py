@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Awkward takes through ``python -m step2motion_addon reconstruct`` with the real runtime.
+
+Each case ends with exit code 0 and a warning naming the problem (the
+documented fallback), or exit code 2 and a one-line error; never a traceback.
+Also: IMU-only takes get their pressures from the IMU→pressure model and are
+flagged (report, take root property), and several hypotheses report their spread.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from test_recon_e2e import SHIPPED, model_dir  # noqa: E402
+
+from step2motion_addon.cli import main  # noqa: E402
+from step2motion_addon.core.formats import save_take  # noqa: E402
+from step2motion_addon.core.motion.skeleton import CANONICAL_JOINTS  # noqa: E402
+from step2motion_addon.core.synthetic import synthetic_walk  # noqa: E402
+
+pytestmark = [pytest.mark.blender]
+
+
+def run_cli(tmp_path, take, *extra):
+    path = tmp_path / "take.s2m"
+    save_take(take, str(path))
+    code = main(["reconstruct", str(path), "--out", str(tmp_path / "out.blend"), "--models", str(model_dir()),
+                 "--json", str(tmp_path / "report.json"), *extra])
+    report = json.loads((tmp_path / "report.json").read_text()) if (tmp_path / "report.json").exists() else {}
+    return code, report
+
+
+def has(report, *words):
+    return any(all(w in msg for w in words) for msg in report.get("warnings", []))
+
+
+def test_imu_only_take_gets_estimated_pressure_and_is_flagged(tmp_path, capsys):
+    take = synthetic_walk(duration=6.0, seed=4)
+    from step2motion_addon.core.postprocess import contact_from_take
+    truth = contact_from_take(take, 30.0, int(6.0 * 30) + 1)
+    for foot in take.feet.values():           # pressure channels removed, IMU kept
+        foot.pressure = np.zeros((len(foot), 0), np.float32)
+        foot.force = foot.cop = None
+    code, rep = run_cli(tmp_path, take)
+    assert code == 0
+    assert rep["pressure_estimated"] == ["left", "right"]
+    assert has(rep, "left insole pressure", "estimated from its IMU")
+    assert "estimated from its IMU" in capsys.readouterr().out
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "out.blend"))
+    root = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "take")
+    assert root["s2m_pressure_estimated"] == "left,right"
+    # Contacts come from the estimated load; the trained set must find the swings.
+    assert set(rep["contact_percent"]) == {"left", "right"}
+    if model_dir() == SHIPPED:
+        from step2motion_addon.core import recon_run
+        from step2motion_addon.core.formats import load_take
+        from step2motion_addon.core.inference import ModelSet
+        res = recon_run.run_reconstruction(load_take(tmp_path / "take.s2m"), ModelSet(model_dir()))
+        c = res.estimated_contact[:len(truth)]
+        swing = ~truth[:len(c)]
+        assert (~c[swing]).mean() > 0.5, "swing phases not found in the estimated load"
+
+
+def test_dead_cells_of_one_foot_are_estimated_too(tmp_path):
+    take = synthetic_walk(duration=6.0, seed=5)
+    foot = take.feet["right"]
+    foot.pressure[:] = 0.0                     # an insole that reads nothing
+    if foot.force is not None:
+        foot.force[:] = 0.0
+    code, rep = run_cli(tmp_path, take)
+    assert code == 0 and rep["pressure_estimated"] == ["right"]
+    assert has(rep, "right insole pressure", "estimated")
+
+
+def test_a_few_dead_cells_are_named(tmp_path):
+    take = synthetic_walk(duration=6.0, seed=6)
+    take.feet["left"].pressure[:, [2, 12]] = 0.0
+    code, rep = run_cli(tmp_path, take)
+    assert code == 0 and rep["pressure_estimated"] == []
+    assert has(rep, "left insole: cells 3, 13 read zero")
+
+
+def test_take_shorter_than_one_window(tmp_path):
+    code, rep = run_cli(tmp_path, synthetic_walk(duration=2.0, seed=1))
+    assert code == 0 and has(rep, "shorter than one model window")
+    assert rep["frames"] == pytest.approx(2.0 * 30 + 1, abs=2)
+
+
+def test_a_take_too_short_is_a_one_line_error(tmp_path, capsys):
+    take = synthetic_walk(duration=2.0, seed=1)
+    for foot in take.feet.values():
+        keep = foot.time < foot.time[0] + 0.1
+        for name in ("time", "pressure", "acc", "gyro", "force", "cop", "valid"):
+            if getattr(foot, name) is not None:
+                setattr(foot, name, getattr(foot, name)[keep])
+    code, rep = run_cli(tmp_path, take)
+    err = capsys.readouterr().err
+    assert code == 2 and "at least 0.2 s" in err and "Traceback" not in err
+    assert "at least 0.2 s" in rep["error"]
+
+
+def test_one_foot_missing(tmp_path):
+    take = synthetic_walk(duration=6.0, seed=2)
+    del take.feet["right"]
+    code, rep = run_cli(tmp_path, take)
+    assert code == 0 and has(rep, "right insole absent")
+
+
+def test_long_gaps_are_interpolated_and_reported(tmp_path):
+    take = synthetic_walk(duration=8.0, seed=3)
+    foot = take.feet["left"]
+    foot.valid[(foot.time > 3.0) & (foot.time < 4.5)] = False
+    code, rep = run_cli(tmp_path, take)
+    assert code == 0 and has(rep, "left insole", "gap", "is a guess")
+
+
+def test_50_hz_take(tmp_path):
+    code, rep = run_cli(tmp_path, synthetic_walk(duration=6.0, seed=8, rate=50.0))
+    assert code == 0 and rep["frames"] == pytest.approx(6.0 * 30 + 1, abs=2)
+
+
+def test_saturated_cells_are_reported(tmp_path):
+    take = synthetic_walk(duration=6.0, seed=9)
+    p = take.feet["left"].pressure
+    p[:, 0] = np.where(p[:, 0] > 5.0, 50.0, p[:, 0])      # heel cell clipped at the sensor limit
+    code, rep = run_cli(tmp_path, take)
+    assert code == 0 and has(rep, "left insole: cells 1", "sensor limit")
+
+
+def test_several_hypotheses_report_and_key_their_spread(tmp_path):
+    code, rep = run_cli(tmp_path, synthetic_walk(duration=5.0, seed=10), "--samples", "3")
+    assert code == 0 and rep["samples"] == 3
+    spread = rep["spread_m"]
+    assert set(spread) == set(CANONICAL_JOINTS)
+    assert all(0 <= v["mean"] <= v["p95"] <= v["max"] for v in spread.values())
+    assert max(v["mean"] for v in spread.values()) > 1e-4      # different seeds do differ
+    bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "out.blend"))
+    arm = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "character")
+    action = arm.animation_data.nla_tracks[-1].strips[0].action
+    from step2motion_addon.blender import bake, meshes
+    paths = {fc.data_path for fc in bake.action_fcurves(action)}
+    assert 'pose.bones["LeftFoot"]["s2m_spread"]' in paths
+    assert action["s2m_hypotheses"] == 3
+    body = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "character_body")
+    colours = np.empty(len(body.data.loops) * 4, np.float32)
+    body.data.color_attributes[meshes.COLOR_ATTR].data.foreach_get("color", colours)
+    assert len(np.unique(colours.reshape(-1, 4)[:, :3].round(3), axis=0)) > 1   # not one flat colour
