@@ -184,6 +184,7 @@ class LiveController:
         self.picked: dict = {}              # side -> address
         self._scan_future = None
         self.body_preview = None            # hook: callable(latest frames dict, controller); see docs
+        self.body = None                    # live_body.BodyPreview while "Follow with Character" is on
 
     # -- sessions
     @property
@@ -227,6 +228,7 @@ class LiveController:
     def stop(self) -> dict:
         """Stop recording (if any) and the source; returns the recording summary or {}."""
         summary = self.stop_recording() if self.recorder is not None else {}
+        self.stop_follow()
         if self.session is not None:
             self.session.stop()
             self.note(f"stopped {self.label}")
@@ -244,6 +246,47 @@ class LiveController:
                 self._scan_future.cancel()
             self.service.stop()
             stop_timer()
+
+    # -- the character following live
+    def follow(self, context, arm=None, mapping: dict | None = None, models=None, models_dir: str = "",
+               hop: int = 10):
+        """Start the body preview on ``arm`` (default: the selected rig / scene character / a new one).
+
+        The streaming model runs on its own worker thread; each drain hands it the
+        frames and copies its latest pose onto the pose bones (no keyframes).
+        """
+        from . import live_body
+        from ..core.errors import TakeError
+        if self.session is None:
+            raise LiveError("start a live source first, then follow it with a character")
+        self.stop_follow()
+        try:
+            if models is None:
+                models, _path = live_body.load_live_models(models_dir)
+            if arm is None:
+                arm, mapping = live_body.follow_target(context)
+            elif mapping is None:
+                from .retarget import detect_bone_map
+                mapping = detect_bone_map(arm).mapping
+            src = self.session.source
+            scale = float(getattr(src, "rate", 1.0)) if self.kind == "replay" else 1.0
+            mass = self.calibration["body_mass_kg"] if self.calibration else None
+            body = live_body.BodyPreview(models, arm, mapping, hop=hop, time_scale=scale, body_mass_kg=mass,
+                                         insole_size=self.insole_size)
+        except (TakeError, ValueError, KeyError) as exc:
+            raise LiveError(f"cannot follow with a character: {exc}") from None
+        self.body = body.start()
+        self.body_preview = _apply_body
+        self.note(f"{arm.name} follows the insoles (pose every {body.rec.hop} model frames)")
+        return body
+
+    def stop_follow(self) -> None:
+        body, self.body = self.body, None
+        if body is not None:
+            body.stop()
+            if self.body_preview is _apply_body:
+                self.body_preview = None
+            self.note(f"{body.arm_name} stopped following")
 
     # -- recording
     def start_recording(self, folder: str, name: str = "") -> str:
@@ -662,6 +705,8 @@ def drain_into_scene(context_or_scene, controller: LiveController, max_frames: i
         controller.display_dropped += 1
         excess -= 1
     frames = drain(session, max_frames)
+    if controller.body is not None:
+        controller.body.feed(frames)        # to the model's worker thread (never blocks)
     if frames:
         newest = {}
         t0 = session.t0_ns
@@ -674,13 +719,15 @@ def drain_into_scene(context_or_scene, controller: LiveController, max_frames: i
         now = time.monotonic_ns()
         for side, f in newest.items():
             controller.latency[side].append((now - f.host_ns) * 1e-9)
-        hook = controller.body_preview
-        if hook is not None:
-            try:
-                hook(dict(controller.latest), controller)
-            except Exception as exc:        # a preview must never stop the capture
-                controller.body_preview = None
-                controller.note(f"body preview disabled: {type(exc).__name__}: {exc}")
+    hook = controller.body_preview
+    if hook is not None and (frames or controller.body is not None):
+        try:
+            hook(dict(controller.latest), controller)
+        except Exception as exc:        # a preview must never stop the capture
+            controller.body_preview = None
+            controller.note(f"body preview disabled: {type(exc).__name__}: {exc}")
+            if controller.body is not None:
+                controller.stop_follow()
     if controller._calib is not None and session.now() >= controller._calib["until"]:
         controller._finish_calibration()
     controller.drain_cost.append(time.perf_counter() - t_start)
@@ -707,12 +754,22 @@ def _show(controller: LiveController, newest: dict) -> None:
 
 # -- body preview hook ----------------------------------------------------------------------------------
 def set_body_preview(hook) -> None:
-    """Install ``hook(latest_frames: dict[side, Frame], controller)``, called after every drain.
+    """Install ``hook(latest_frames: dict[side, Frame], controller)``, called after every drain
+    that took frames (and after every drain while a character follows).
 
-    HOOK for the character following live: the reconstruction runtime and its
-    trained models do not exist yet, so nothing is installed by default.
+    :meth:`LiveController.follow` installs :func:`_apply_body`; ``None`` removes the hook.
     """
     controller().body_preview = hook
+
+
+def _apply_body(latest: dict, c: LiveController) -> None:
+    """The character's hook: copy the worker's latest pose onto the pose bones (main thread)."""
+    body = c.body
+    if body is None:
+        return
+    if body.error:
+        raise RuntimeError(f"live body model failed: {body.error}")
+    body.apply()
 
 
 # -- add-on lifetime ---------------------------------------------------------------------------------------

@@ -45,6 +45,10 @@ class STEP2MOTION_LiveSettings(bpy.types.PropertyGroup):
         description="Where new takes are written (empty: next to the saved .blend, else the add-on's user folder)")
     take_name: bpy.props.StringProperty(name="Name", default="", description="File name of the next take")
     calibrate_seconds: bpy.props.FloatProperty(name="Duration", default=3.0, min=0.5, max=30.0)
+    body_hop: bpy.props.IntProperty(
+        name="Update Every", default=10, min=1, max=50,
+        description="Model frames (30 Hz) between two new poses of the following character: fewer gives "
+                    "fresher poses for more CPU (one model window each)")
 
 
 def settings(context) -> STEP2MOTION_LiveSettings:
@@ -281,6 +285,32 @@ class STEP2MOTION_OT_live_record_stop(_LiveOp, bpy.types.Operator):
         return {"FINISHED"}
 
 
+class STEP2MOTION_OT_live_follow(_LiveOp, bpy.types.Operator):
+    """Make a character follow the insoles live: the selected armature (through its bone map), the scene's
+    Step2Motion character, or a new one. The model runs in the background; nothing is keyed"""
+    bl_idname = "step2motion.live_follow"
+    bl_label = "Follow with Character"
+
+    stop: bpy.props.BoolProperty(name="Stop", default=False, description="Stop following instead")
+    hop: bpy.props.IntProperty(name="Update Every", default=10, min=1, max=50)
+
+    def execute(self, context):
+        c = live.controller()
+        if self.stop:
+            if c.body is None:
+                return self.fail("no character is following")
+            c.stop_follow()
+            return {"FINISHED"}
+        recon = getattr(context.scene, "step2motion_recon", None)
+        models_dir = recon.models_dir if recon is not None else ""
+        try:
+            body = c.follow(context, models_dir=models_dir, hop=_pick(self, context, "hop", "body_hop"))
+        except live.LiveError as exc:
+            return self.fail(str(exc))
+        self.report({"INFO"}, f"{body.arm_name} follows the insoles")
+        return {"FINISHED"}
+
+
 class STEP2MOTION_OT_live_view(_LiveOp, bpy.types.Operator):
     """Show (or rebuild) the live insoles in this scene"""
     bl_idname = "step2motion.live_view"
@@ -299,7 +329,8 @@ def has_reconstruct() -> bool:
 classes = (STEP2MOTION_LiveSettings, STEP2MOTION_OT_live_udp, STEP2MOTION_OT_live_replay,
            STEP2MOTION_OT_live_scan, STEP2MOTION_OT_live_pick, STEP2MOTION_OT_live_connect,
            STEP2MOTION_OT_live_stop, STEP2MOTION_OT_live_zero, STEP2MOTION_OT_live_calibrate,
-           STEP2MOTION_OT_live_record, STEP2MOTION_OT_live_record_stop, STEP2MOTION_OT_live_view)
+           STEP2MOTION_OT_live_record, STEP2MOTION_OT_live_record_stop, STEP2MOTION_OT_live_follow,
+           STEP2MOTION_OT_live_view)
 
 
 def register():

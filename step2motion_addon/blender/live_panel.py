@@ -121,6 +121,8 @@ class VIEW3D_PT_step2motion_live(bpy.types.Panel):
         if c.calibration:
             layout.label(text=f"Body mass ≈ {c.calibration['body_mass_kg']:.1f} kg")
 
+        self._draw_body(layout, c, s)
+
         box = layout.box()
         rec = st.get("recording")
         if rec:
@@ -143,6 +145,27 @@ class VIEW3D_PT_step2motion_live(bpy.types.Panel):
         coll = bpy.data.collections.get(c.view.get("collection", ""))
         if not c.view_objects() or (coll is not None and coll.hide_viewport):
             layout.operator("step2motion.live_view", icon="HIDE_OFF")
+
+    def _draw_body(self, layout, c, s):
+        box = layout.box()
+        body = c.body
+        if body is None:
+            row = box.row(align=True)
+            row.operator("step2motion.live_follow", icon="ARMATURE_DATA")
+            row.prop(s, "body_hop", text="")
+            return
+        st = body.stats()
+        head = box.row()
+        head.label(text=f"Following: {st['arm']}", icon="ARMATURE_DATA")
+        head.operator("step2motion.live_follow", text="", icon="X").stop = True
+        if st["error"]:
+            box.label(text=st["error"], icon="ERROR")
+            return
+        grid = box.grid_flow(row_major=True, columns=2, align=True)
+        grid.label(text=f"Pose every {st['hop']} frames")
+        grid.label(text=f"Model {_fmt(st['window_ms_p50'], '.0f', ' ms')}")
+        grid.label(text=f"Latency {_fmt(st['fresh_ms_p50'], '.0f', ' ms')}")
+        grid.label(text=f"Skipped {st['skipped']} frames")
 
 
 classes = (VIEW3D_PT_step2motion_live,)

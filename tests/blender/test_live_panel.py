@@ -53,7 +53,7 @@ class Layout:
 def _draw(context=None):
     log = {"labels": [], "props": [], "ops": []}
     panel = types.SimpleNamespace(layout=Layout(log))
-    for name in ("_draw_source", "_draw_running"):
+    for name in ("_draw_source", "_draw_running", "_draw_body"):
         setattr(panel, name, getattr(live_panel.VIEW3D_PT_step2motion_live, name).__get__(panel))
     live_panel.VIEW3D_PT_step2motion_live.draw(panel, context or bpy.context)
     return log
@@ -97,3 +97,29 @@ def test_running_panel_shows_status_and_recording(registered, tmp_path):
             "step2motion.live_stop"} <= set(log["ops"])
     rate = ctl.status["feet"]["left"]["rate_hz"]
     assert 300 < rate < 500                 # 100 Hz played at 4x
+    assert "step2motion.live_follow" in log["ops"] and "body_hop" in log["props"]
+
+
+def test_follow_with_character_from_the_panel(registered, monkeypatch):
+    from pathlib import Path
+    import os
+    root = Path(live.PACKAGE_DIR).parent
+    found = [d for d in (os.environ.get("STEP2MOTION_MODELS", ""), root / "models" / "step2motion-best",
+                         root / "runs" / "smoke" / "model_set") if d and (Path(d) / "model_set.json").is_file()]
+    if not found:
+        pytest.skip("no model set here (models/step2motion-best or runs/smoke/model_set)")
+    monkeypatch.setenv("STEP2MOTION_MODELS", str(found[0]))
+    ctl = registered
+    with pytest.raises(RuntimeError, match="start a live source first"):      # one-line error report
+        bpy.ops.step2motion.live_follow()
+    s = settings(bpy.context)
+    s.replay_path = str(live.PACKAGE_DIR + "/samples/demo_walk.s2m")
+    s.body_hop = 20
+    assert bpy.ops.step2motion.live_replay() == {"FINISHED"}
+    assert bpy.ops.step2motion.live_follow() == {"FINISHED"}
+    assert ctl.body is not None and ctl.body.rec.hop == 20
+    ctl.refresh_status(force=True)
+    text = "\n".join(_draw()["labels"])
+    assert f"Following: {ctl.body.arm_name}" in text and "Pose every 20 frames" in text
+    assert bpy.ops.step2motion.live_follow(stop=True) == {"FINISHED"} and ctl.body is None
+    assert "step2motion.live_follow" in _draw()["ops"]

@@ -324,6 +324,7 @@ class StreamingReconstructor:
         self._force_n = 0
         # Measurements.
         self._arrivals: deque = deque(maxlen=20000)  # (input time, arrival monotonic ns)
+        self.last_covered_arrival_ns = 0             # arrival of the newest input a pose now covers
         self.latency: deque = deque(maxlen=20000)    # s, arrival → a pose covering its time exists
         self.window_cost: deque = deque(maxlen=2000)  # s wall per window
         self.cpu_s = 0.0                             # thread CPU time in push/step
@@ -570,7 +571,9 @@ class StreamingReconstructor:
         now = time.monotonic_ns()
         a = self._arrivals
         while a and a[0][0] <= covered + 1e-9:
-            self.latency.append((now - a.popleft()[1]) * 1e-9)
+            t_in, arrival = a.popleft()
+            self.latency.append((now - arrival) * 1e-9)
+            self.last_covered_arrival_ns = arrival
 
     # -- results -------------------------------------------------------------------------------------
     def latest(self) -> LivePose | None:
