@@ -140,14 +140,14 @@ class _Orientation:
 class _Foot:
     """Per-foot ring of converted samples + the causal orientation and gyro-bias state."""
 
-    def __init__(self, side: str, model_rate: float, backend: str, areas: np.ndarray, rate: float | None):
+    def __init__(self, side: str, model_rate: float, backend: str, areas: np.ndarray):
         self.side = side
         self.model_rate = model_rate
         self.backend = backend
         self.areas = areas
-        self.rate = rate or 0.0
+        self.rate = 0.0
         self.k = 1
-        self.pending: list = []            # raw samples before the rate is known
+        self.pending: list = []            # sample batches received before the rate is known
         self.t = np.zeros(0)
         self.v = np.zeros((0, _COLS))
         self.first_index = 0               # global index of self.t[0]
@@ -157,90 +157,116 @@ class _Foot:
         self.has_force = self.has_imu = False
         self.orient: _Orientation | None = None
         self.last_p = None
-        self.gyro_hist: deque = deque(maxlen=64)     # recent (acc norm, gyro) for the still test
+        self.hist_an = np.zeros(0)         # recent |acc| and gyro for the still test (centred window)
+        self.hist_g = np.zeros((0, 3))
         self.still = deque(maxlen=_STILL_KEEP)
         self.bias = np.zeros(3)
         self._bias_at = 0
 
     # -- input
     def add(self, t, p, acc, gyro, force, cop) -> None:
-        self.last_rx = float(t)
+        """``n`` samples (arrays with a leading sample axis; acc/gyro/force/cop may be None)."""
+        self.last_rx = float(t[-1])
         if not self.rate:
             self.pending.append((t, p, acc, gyro, force, cop))
-            if len(self.pending) < _RATE_SAMPLES:
-                return
-            dt = float(np.median(np.diff([s[0] for s in self.pending])))
-            self.rate = 1.0 / dt if dt > 0 else self.model_rate
-            items, self.pending = self.pending, []
-            for it in items:
-                self._convert(*it)
+            if sum(len(x[0]) for x in self.pending) >= _RATE_SAMPLES:
+                self._start_from_pending()
             return
         self._convert(t, p, acc, gyro, force, cop)
+
+    def _start_from_pending(self) -> None:
+        batches, self.pending = self.pending, []
+        ts = np.concatenate([b[0] for b in batches])
+        dt = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.0
+        self.rate = 1.0 / dt if dt > 0 else self.model_rate
+        self.k = int(round(self.rate / self.model_rate)) if self.rate > self.model_rate else 1
+        for b in batches:
+            self._convert(*b)
 
     def flush_pending(self) -> None:
         """End of stream before the rate was known: use what there is."""
         if self.pending and not self.rate:
-            ts = [s[0] for s in self.pending]
-            dt = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.0
-            self.rate = 1.0 / dt if dt > 0 else self.model_rate
-            items, self.pending = self.pending, []
-            for it in items:
-                self._convert(*it)
+            self._start_from_pending()
 
     def _convert(self, t, p, acc, gyro, force, cop) -> None:
-        if self.count == 0:
-            self.k = int(round(self.rate / self.model_rate)) if self.rate > self.model_rate else 1
-        row = np.zeros(_COLS)
+        n = len(t)
+        rows = np.zeros((n, _COLS))
         p = np.asarray(p, dtype=np.float64)
-        if len(p) == 16:
+        if p.shape[1] == 16:
             self.cells = 16
             if not np.isfinite(p).all():        # a dropped value: hold the last one (causal fill)
-                p = np.where(np.isfinite(p), p, self.last_p if self.last_p is not None else 0.0)
-            self.last_p = p
-            row[_P] = p * self.areas
-        if force is not None and math.isfinite(force):
-            row[_F] = float(force)
+                p = p.copy()
+                for i in range(n):
+                    bad = ~np.isfinite(p[i])
+                    if bad.any():
+                        p[i, bad] = self.last_p[bad] if self.last_p is not None else 0.0
+                    self.last_p = p[i]
+            self.last_p = p[-1]
+            rows[:, _P] = p * self.areas
+        if force is not None:
+            f = np.asarray(force, dtype=np.float64)
+            rows[:, _F] = np.where(np.isfinite(f), f, rows[:, _P].sum(axis=1))
             self.has_force = True
-        elif len(p) == 16:
-            row[_F] = row[_P].sum()
+        elif p.shape[1] == 16:
+            rows[:, _F] = rows[:, _P].sum(axis=1)
             self.has_force = True
         if cop is not None:
-            row[_COP] = np.nan_to_num(np.asarray(cop, dtype=np.float64))
+            rows[:, _COP] = np.nan_to_num(np.asarray(cop, dtype=np.float64))
         if acc is not None and gyro is not None:
-            a = np.asarray(acc, dtype=np.float64)
-            g = np.asarray(gyro, dtype=np.float64)
+            a = np.ascontiguousarray(acc, dtype=np.float64)
+            g = np.ascontiguousarray(gyro, dtype=np.float64)
             if self.orient is None:
                 self.orient = _Orientation(self.rate, self.backend)
-                self.orient.start(a)
+                self.orient.start(a[0])
             self.has_imu = True
             self._observe_still(a, g)
-            q = self.orient.update(a[None], (g - self.bias)[None])[0]
+            q = np.empty((n, 4))
+            pos = 0
+            while pos < n:                      # constant-bias segments: the result ignores the chunking
+                self._maybe_refresh_bias(self.count + pos)
+                end = n if self.count + pos - self._bias_at < self.rate else pos + 1
+                if end == n and self.rate:
+                    end = min(n, max(pos + 1, int(math.ceil(self._bias_at + self.rate)) - self.count))
+                q[pos:end] = self.orient.update(a[pos:end], np.ascontiguousarray(g[pos:end] - self.bias))
+                pos = end
             r = ahrs.quat_to_matrix(q)
-            row[19:22], row[22:25], row[25:28] = a, g, r[2, :]
-            row[28] = float(r[2, :] @ g)
-        self.t = np.append(self.t, float(t))
-        self.v = np.concatenate([self.v, row[None]])
-        self.count += 1
+            rows[:, 19:22], rows[:, 22:25], rows[:, 25:28] = a, g, r[:, 2, :]
+            rows[:, 28] = np.einsum("nj,nj->n", r[:, 2, :], g)
+        self.t = np.concatenate([self.t, np.asarray(t, dtype=np.float64)])
+        self.v = np.concatenate([self.v, rows])
+        self.count += n
         if len(self.t) > _KEEP_SAMPLES + 256:       # trim in blocks: amortised O(1)
             cut = len(self.t) - _KEEP_SAMPLES
             self.t, self.v = self.t[cut:], self.v[cut:]
             self.first_index += cut
 
     def _observe_still(self, acc: np.ndarray, gyro: np.ndarray) -> None:
-        """Causal version of ``ahrs.gyro_bias``: still = |a|≈1 g and the gyro steady over ±0.25 s."""
+        """Causal version of ``ahrs.gyro_bias``: still = |a|≈1 g and the gyro steady over ±0.25 s.
+
+        Records (global sample index of the window centre, gyro) of every still sample.
+        """
         k = max(1, int(round(0.25 * self.rate)))
-        h = self.gyro_hist
-        if h.maxlen != 2 * k + 1:
-            self.gyro_hist = h = deque(h, maxlen=2 * k + 1)
-        h.append((float(np.linalg.norm(acc)), gyro))
-        if len(h) == h.maxlen:
-            an, gc = h[k]
-            g = np.stack([x[1] for x in h])
-            if abs(an - 1.0) < 0.03 and np.abs(g - np.median(g, axis=0)).max() < 5.0:
-                self.still.append(gc)
-        if len(self.still) >= 0.3 * self.rate and self.count - self._bias_at >= self.rate:
-            self.bias = np.median(np.asarray(self.still), axis=0)     # refreshed once a second
-            self._bias_at = self.count
+        an = np.concatenate([self.hist_an, np.linalg.norm(acc, axis=1)])
+        g = np.concatenate([self.hist_g, gyro])
+        g0 = self.count - len(self.hist_an)            # global index of an[0]
+        if len(an) >= 2 * k + 1:
+            win = np.lib.stride_tricks.sliding_window_view(g, 2 * k + 1, axis=0)     # (m, 3, 2k+1)
+            spread = np.abs(win - np.median(win, axis=-1, keepdims=True)).max(axis=(1, 2))
+            centre = np.arange(len(win)) + k
+            still = (spread < 5.0) & (np.abs(an[centre] - 1.0) < 0.03)
+            self.still.extend(zip((g0 + centre[still]).tolist(), g[centre[still]]))
+        keep = 2 * k                     # the next batch's windows need the last 2k samples
+        self.hist_an, self.hist_g = an[-keep:], g[-keep:]
+
+    def _maybe_refresh_bias(self, index: int) -> None:
+        """Before sample ``index``: once a second, the median of the still samples known by then."""
+        if not self.rate or index - self._bias_at < self.rate:
+            return
+        k = max(1, int(round(0.25 * self.rate)))
+        known = [gy for c, gy in self.still if c <= index - 1 - k]     # windows complete before this sample
+        if len(known) >= 0.3 * self.rate:
+            self.bias = np.median(np.asarray(known), axis=0)
+            self._bias_at = index
 
     # -- output
     def ready_until(self) -> float:
@@ -259,14 +285,19 @@ class _Foot:
         hi = min(n, int(np.searchsorted(self.t, grid[-1])) + 2)
         idx = np.arange(lo, hi)
         if k > 1:
-            offs = np.arange(k) - k // 2
-            g_idx = idx[:, None] + offs[None] + self.first_index
+            g_idx = idx[:, None] + (np.arange(k) - k // 2)[None] + self.first_index
             g_idx = np.clip(g_idx, 0, self.first_index + n - 1) - self.first_index
             vb = self.v[np.clip(g_idx, 0, n - 1)].mean(axis=1)
         else:
             vb = self.v[idx]
         tt = self.t[idx]
-        return np.stack([np.interp(grid, tt, vb[:, c]) for c in range(_COLS)], axis=1)
+        # np.interp for every column at once: same clamping at both ends.
+        j = np.clip(np.searchsorted(tt, grid, side="right") - 1, 0, len(tt) - 1)
+        j1 = np.minimum(j + 1, len(tt) - 1)
+        span = tt[j1] - tt[j]
+        w = np.where(span > 0, (grid - tt[j]) / np.where(span > 0, span, 1.0), 0.0)
+        w = np.clip(w, 0.0, 1.0)[:, None]
+        return vb[j] * (1 - w) + vb[j1] * w
 
 
 class StreamingReconstructor:
@@ -337,7 +368,6 @@ class StreamingReconstructor:
         c0 = time.thread_time()
         t = np.atleast_1d(np.asarray(time_s, dtype=np.float64)) * self.time_scale
         p = np.atleast_2d(np.asarray(pressure))
-        n = len(t)
         acc = None if acc is None else np.atleast_2d(acc)
         gyro = None if gyro is None else np.atleast_2d(gyro)
         force = None if force is None else np.atleast_1d(force)
@@ -345,22 +375,42 @@ class StreamingReconstructor:
         foot = self._foot(side)
         if self.start is None:
             self.start = float(t[0])
-        for i in range(n):
-            foot.add(t[i], p[i], None if acc is None else acc[i], None if gyro is None else gyro[i],
-                     None if force is None else float(force[i]), None if cop is None else cop[i])
+        foot.add(t, p, acc, gyro, force, cop)
         if arrival_ns is not None:
             self._arrivals.append((float(t[-1]), arrival_ns))
         self._emit_features()
         self.cpu_s += time.thread_time() - c0
 
     def push_frames(self, frames) -> None:
-        """Live ``devices.frame.Frame`` objects (``time`` on the session's host axis)."""
+        """Live ``devices.frame.Frame`` objects (``time`` on the session's host axis), any order of feet.
+
+        Consecutive frames of a foot become one batch (one conversion, one feature pass).
+        """
+        by_side: dict = {}
         for f in frames:
-            if not math.isfinite(f.time):
+            if math.isfinite(f.time):
+                by_side.setdefault(f.side, []).append(f)
+        for side, fs in by_side.items():
+            fs.sort(key=lambda f: f.time)
+            cells = {len(f.pressure) for f in fs}
+            if len(cells) > 1:                   # a layout change mid-batch: one frame at a time
+                for f in fs:
+                    self.push_frames_one(f)
                 continue
-            self.push(f.side, f.time, f.pressure[None], None if f.acc is None else f.acc[None],
-                      None if f.gyro is None else f.gyro[None], None if f.force is None else [f.force],
-                      None if f.cop is None else np.asarray(f.cop)[None], arrival_ns=f.host_ns or None)
+            imu = all(f.acc is not None and f.gyro is not None for f in fs)
+            self.push(side, [f.time for f in fs], np.stack([f.pressure for f in fs]),
+                      np.stack([f.acc for f in fs]) if imu else None,
+                      np.stack([f.gyro for f in fs]) if imu else None,
+                      [np.nan if f.force is None else f.force for f in fs]
+                      if any(f.force is not None for f in fs) else None,
+                      np.stack([np.asarray(f.cop, dtype=np.float64) if f.cop is not None else np.zeros(2)
+                                for f in fs]) if any(f.cop is not None for f in fs) else None)
+            self._arrivals.extend((f.time * self.time_scale, f.host_ns) for f in fs if f.host_ns)
+
+    def push_frames_one(self, f) -> None:
+        self.push(f.side, [f.time], f.pressure[None], None if f.acc is None else f.acc[None],
+                  None if f.gyro is None else f.gyro[None], None if f.force is None else [f.force],
+                  None if f.cop is None else np.asarray(f.cop)[None], arrival_ns=f.host_ns or None)
 
     def push_features(self, values: np.ndarray, mask: np.ndarray) -> None:
         """Precomputed feature frames (physical units): bypasses the feature stage (tests, files)."""
@@ -374,7 +424,7 @@ class StreamingReconstructor:
             raise ValueError(f"side must be left or right, not {side!r}")
         f = self.feet.get(side)
         if f is None:
-            f = self.feet[side] = _Foot(side, self.rate, self.backend, self.areas, None)
+            f = self.feet[side] = _Foot(side, self.rate, self.backend, self.areas)
         return f
 
     # -- features --------------------------------------------------------------------------------
