@@ -148,7 +148,7 @@ def run(args) -> int:
     return 0
 
 
-def frame_character(scene, arm, tilt_deg: float = 12.0):
+def frame_character(scene, arm, tilt_deg: float = 16.0):
     """A camera looking at the character from the front-left, framing its whole path at this frame."""
     import math
 
@@ -162,8 +162,8 @@ def frame_character(scene, arm, tilt_deg: float = 12.0):
     cam.data.lens = 50.0
     hips = arm.matrix_world @ arm.pose.bones[0].head
     height = float(arm.get("s2m_height", 1.75))
-    target = Vector((hips.x, hips.y, height * 0.47))
-    dist = height * 3.3
+    target = Vector((hips.x, hips.y, height * 0.5))
+    dist = height * 2.9
     direction = Vector((0.55, -1.0, math.tan(math.radians(tilt_deg)))).normalized()
     cam.location = target + direction * dist
     cam.rotation_euler = (target - cam.location).to_track_quat("-Z", "Y").to_euler()

@@ -1,0 +1,159 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Offline reconstruction in Blender, file → baked action, against the published approach's cost.
+
+``python -m bench.bench_reconstruct [--quick]``
+
+1. A 60 s synthetic walk (.s2m) → load → features → pose/root models →
+   post-processing → action baked on the default character (Blender already
+   started: bpy import and factory reset are not counted), as × real time,
+   best of 3. Side by side, in the same run: the published approach's cost for
+   the same take — 200 sequential denoiser calls per half-overlapping
+   100-frame window with the published-size model (measured with
+   ``bench_models.prepare``/``measure``, torch needed to export it).
+2. A 1-hour take through the same path in a fresh process: peak resident
+   memory (target ≤ 1 GB, Blender included) and the seconds to write the
+   baked action (target ≤ 10 s).
+
+Model set: ``models/step2motion-best``, else ``$STEP2MOTION_MODELS``, else the
+developer smoke set ``runs/smoke/model_set`` (speed does not depend on the weights,
+only on the architecture recorded in the set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULT = "S2M-BENCH "
+
+
+def model_dir() -> Path | None:
+    for p in (ROOT / "models" / "step2motion-best", Path(os.environ.get("STEP2MOTION_MODELS", "/nonexistent")),
+              ROOT / "runs" / "smoke" / "model_set"):
+        if (p / "model_set.json").is_file():
+            return p
+    return None
+
+
+def child(take_path: str, models: str, repeats: int) -> dict:
+    """In a fresh process: file → baked action, seconds per stage, best of ``repeats``; peak RSS."""
+    import resource
+
+    import bpy
+
+    from step2motion_addon.blender import character, reconstruct_op
+    from step2motion_addon.core.formats import load_take
+    from step2motion_addon.core.inference import ModelSet
+    from step2motion_addon.core.recon_run import run_reconstruction
+
+    ms = ModelSet(models)
+    best = None
+    for _ in range(repeats):
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        bpy.context.scene.render.fps = 30
+        arm = character.create_character(bpy.context)
+        t0 = time.perf_counter()
+        take = load_take(take_path)
+        t1 = time.perf_counter()
+        result = run_reconstruction(take, ms)
+        t2 = time.perf_counter()
+        res = reconstruct_op.bake_reconstruction(bpy.context, take, result, arm, "bench")
+        t3 = time.perf_counter()
+        row = {"load": t1 - t0, "inference": t2 - t1, "bake": t3 - t2, "total": t3 - t0,
+               "frames": res.frames, "duration_s": result.recs[0].frames / result.recs[0].rate,
+               "windows": result.recs[0].info["windows"]}
+        if best is None or row["total"] < best["total"]:
+            best = row
+    best["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return best
+
+
+def run_child(take_path: Path, models: Path, repeats: int) -> dict:
+    cmd = [sys.executable, "-m", "bench.bench_reconstruct", "--child", str(take_path), str(models), str(repeats)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith(RESULT)]
+    if not lines:
+        raise RuntimeError(f"benchmark child failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return json.loads(lines[-1][len(RESULT):])
+
+
+def published_seconds(frames: int, rounds: int) -> dict:
+    """The published approach on this CPU for ``frames`` model frames (bench_models' own measurement)."""
+    from bench import bench_models
+    from step2motion_addon.core.inference.sampler import window_starts
+
+    cfg = json.loads((ROOT / "training" / "config" / "cpu_default.json").read_text())
+    window = cfg["window"]
+    with tempfile.TemporaryDirectory() as d:
+        prepared = {"published": bench_models.prepare(bench_models.PUBLISHED, Path(d), 1, window, split=False)}
+        cost = bench_models.measure(prepared, rounds)["published"]
+    n = len(window_starts(frames, window, bench_models.PUBLISHED_HOP))
+    return {"call_s": cost["call"], "windows": n, "calls": n * bench_models.PUBLISHED_CALLS,
+            "seconds": n * bench_models.PUBLISHED_CALLS * cost["call"]}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="no 1-hour take, fewer repeats")
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args([] if argv is None else argv)
+    if args.child:
+        print(RESULT + json.dumps(child(args.child[0], args.child[1], int(args.child[2]))), flush=True)
+        return {}
+    from step2motion_addon.core.formats import save_take
+    from step2motion_addon.core.synthetic import synthetic_walk
+
+    models = model_dir()
+    if models is None:
+        print("no model set (models/step2motion-best, $STEP2MOTION_MODELS or runs/smoke/model_set): skipped")
+        return {}
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        minute = Path(d) / "walk_60s.s2m"
+        save_take(synthetic_walk(duration=60.0, seed=3), minute)
+        ours = run_child(minute, models, 1 if args.quick else 3)
+        try:
+            pub = published_seconds(int(ours["duration_s"] * 30) + 1, 2 if args.quick else 5)
+        except ImportError as exc:              # torch is a training-only dependency
+            pub = None
+            print(f"(published-style reference skipped: {exc})")
+        rt = ours["duration_s"] / ours["total"]
+        print(f"Model set {models.relative_to(ROOT) if models.is_relative_to(ROOT) else models}; "
+              f"60 s synthetic walk, file → baked action on the default character (Blender started), best of "
+              f"{1 if args.quick else 3}:")
+        for k in ("load", "inference", "bake", "total"):
+            print(f"  {k:<10s} {ours[k]:7.3f} s")
+        print(f"  ours: {rt:.1f}x real time ({ours['windows']} windows)  target >= 20x: "
+              f"{'met' if rt >= 20 else 'NOT met'}")
+        out["ours"] = dict(ours, realtime=rt)
+        if pub is not None:
+            prt = ours["duration_s"] / pub["seconds"]
+            print(f"  published-style (same run): {pub['windows']} windows x 200 calls x "
+                  f"{1e3 * pub['call_s']:.1f} ms = {pub['seconds']:.1f} s = {prt:.2f}x real time "
+                  f"(inference only); ours is {rt / prt:.0f}x faster end to end")
+            out["published"] = dict(pub, realtime=prt)
+        if not args.quick:
+            hour = Path(d) / "walk_1h.s2m"
+            t0 = time.perf_counter()
+            save_take(synthetic_walk(duration=3600.0, seed=4), hour)
+            made = time.perf_counter() - t0
+            big = run_child(hour, models, 1)
+            print(f"1-hour take ({made:.0f} s to simulate and write), file → baked action in a fresh process:")
+            print(f"  load {big['load']:.1f} s, inference {big['inference']:.1f} s, bake (post-processing + "
+                  f"keys) {big['bake']:.1f} s  target <= 10 s: {'met' if big['bake'] <= 10 else 'NOT met'}")
+            print(f"  peak memory {big['peak_rss_mb']:.0f} MB (Blender included)  target <= 1024 MB: "
+                  f"{'met' if big['peak_rss_mb'] <= 1024 else 'NOT met'}; "
+                  f"{big['duration_s'] / big['total']:.0f}x real time")
+            out["hour"] = big
+    return out
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
