@@ -38,7 +38,7 @@ class BodyPreview:
     """
 
     def __init__(self, models, arm, mapping: dict, hop: int = 10, time_scale: float = 1.0,
-                 body_mass_kg: float | None = None, insole_size: int = 5, seed: int = 0):
+                 body_mass_kg: float | None = None, insole_size: int = 5, seed: int = 0, in_place: bool = False):
         self.arm_name = arm.name
         self.mapping = {j: b for j, b in mapping.items() if b}
         self.rig = RigRest.of(arm)
@@ -46,6 +46,7 @@ class BodyPreview:
         hips = self.rig.names.index(self.mapping["Hips"])
         self.rest_xy = self.rig.head_world(hips)[:2].copy()
         self.offsets = models.offsets.copy()
+        self.in_place = bool(in_place)      # keep the hips over the rig's rest spot (turning and height kept)
         self.models = models
         self.rec = StreamingReconstructor(models, hop=hop, time_scale=time_scale, body_mass_kg=body_mass_kg,
                                           insole_size=insole_size, seed=seed)
@@ -139,7 +140,7 @@ class BodyPreview:
     def channels(self, pose):
         """Pose-bone channels of one canonical pose on this rig (numpy only: any thread)."""
         motion = Motion(self.models.rate, self.offsets, pose.rotations[None], pose.root_pos[None])
-        start = self.rest_xy + self.scale * pose.root_pos[:2]
+        start = self.rest_xy if self.in_place else self.rest_xy + self.scale * pose.root_pos[:2]
         return retarget(motion, self.rig, self.mapping, scale=self.scale, start_xy=start)
 
     # -- main thread
