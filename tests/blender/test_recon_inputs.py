@@ -150,3 +150,55 @@ def test_several_hypotheses_report_and_key_their_spread(tmp_path):
     colours = np.empty(len(body.data.loops) * 4, np.float32)
     body.data.color_attributes[meshes.COLOR_ATTR].data.foreach_get("color", colours)
     assert len(np.unique(colours.reshape(-1, 4)[:, :3].round(3), axis=0)) > 1   # not one flat colour
+
+
+@pytest.fixture
+def registered(empty_scene):
+    import step2motion_addon
+    step2motion_addon.register()
+    yield bpy.context.scene
+    step2motion_addon.unregister()
+
+
+def test_operator_with_three_hypotheses_on_an_imu_only_take(registered, tmp_path):
+    """The panel's button: spread keyed, body coloured, IMU-only pressure flagged on the take root."""
+    take = synthetic_walk(duration=5.0, seed=11)
+    for foot in take.feet.values():
+        foot.pressure = np.zeros((len(foot), 0), np.float32)
+        foot.force = foot.cop = None
+    path = tmp_path / "imu_only.s2m"
+    save_take(take, str(path))
+    bpy.ops.import_scene.step2motion_take(filepath=str(path))
+    s = registered.step2motion_recon
+    s.models_dir, s.samples, s.seed = str(model_dir()), 3, 5
+    assert bpy.ops.step2motion.reconstruct() == {"FINISHED"}
+    root = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "take")
+    assert root["s2m_pressure_estimated"] == "left,right"
+    arm = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "character")
+    action = arm.animation_data.nla_tracks[-1].strips[0].action
+    assert action["s2m_hypotheses"] == 3 and action["s2m_seed"] == 5
+    assert action["s2m_pressure_estimated"] == "left,right"
+    assert arm.pose.bones["RightFoot"]["s2m_spread"] >= 0.0
+    assert "hypothesis spread" in next(c for c in arm.children if c.get("s2m_role") == "character_body")[
+        "s2m_coloured_by"]
+
+
+def test_model_set_search_order(tmp_path, monkeypatch):
+    from step2motion_addon.blender import reconstruct_op as ro
+
+    def make(d):
+        d.mkdir(parents=True)
+        (d / "model_set.json").write_text("{}")
+        return d
+
+    packaged = tmp_path / "ext" / "models"
+    make(packaged / "step2motion-cmu")
+    best = make(packaged / "step2motion-best")
+    monkeypatch.setattr(ro, "PACKAGED_MODELS", packaged)
+    monkeypatch.delenv("STEP2MOTION_MODELS", raising=False)
+    monkeypatch.chdir(make(tmp_path / "cwd" / "models").parent)    # ./models has a set too
+    assert ro.find_model_set() == best                 # shipped set first, step2motion-best preferred
+    explicit = make(tmp_path / "mine")
+    assert ro.find_model_set(str(explicit)) == explicit
+    monkeypatch.setenv("STEP2MOTION_MODELS", str(explicit))
+    assert ro.find_model_set() == explicit
