@@ -54,6 +54,7 @@ class BakeResult:
     scale: float
     messages: list = field(default_factory=list)
     contact: object = None              # (frames, 2) bool contacts used for foot locking, when any
+    seconds: dict = field(default_factory=dict)   # stage timings filled by the caller (reports, benchmarks)
 
 
 def scene_fps(scene) -> float:

@@ -305,11 +305,15 @@ def bake_onto_target(context, arm, motion, name: str, contact=None, options=None
         scale = hip_height_ratio(RigRest.of(arm), bm.mapping, m0.offsets)
     except ValueError as exc:
         raise bake.BakeError(f"{arm.name}: {exc}") from None
+    import time
+    t0 = time.perf_counter()
     m, notes = prepare_motion(m0, contact, foot_lock, smooth_sigma, rig_toe_height(arm, bm.mapping, scale))
     opts = options or bake.BakeOptions()
     opts.name = name
     opts.in_place = in_place
+    t1 = time.perf_counter()
     res = bake.bake_motion(context, arm, m, bm, opts)
+    res.seconds = {"postprocess": t1 - t0, "write_action": time.perf_counter() - t1}
     res.messages = notes + res.messages
     return res
 

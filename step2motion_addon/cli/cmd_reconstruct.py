@@ -112,6 +112,7 @@ def run(args) -> int:
     scene.frame_start = res.frame_start
     scene.frame_end = res.frame_start + res.frames - 1
     report["seconds"]["bake"] = time.perf_counter() - t0
+    report["bake_seconds"] = dict(res.seconds)     # post-processing vs writing the action
 
     t0 = time.perf_counter()
     out = os.path.abspath(args.out)
