@@ -25,7 +25,6 @@ bpy = pytest.importorskip("bpy")
 from test_bake_motion import mixamo_rig  # noqa: E402
 
 from step2motion_addon.blender import bake, character, export, reconstruct_op  # noqa: E402
-from step2motion_addon.blender.retarget import detect_bone_map  # noqa: E402
 from step2motion_addon.core import recon_run  # noqa: E402
 from step2motion_addon.core.formats import load_take  # noqa: E402
 from step2motion_addon.core.motion.bvh import load_bvh  # noqa: E402
