@@ -48,7 +48,7 @@ def _model_dir():
     return None
 
 
-def _stream(follow_hop=None, models=None):
+def _stream(follow_hop=None, models=None, smooth=False):
     """One 8 s real-time UDP stream drained at 60 Hz; with a following character when ``follow_hop``."""
     import bpy
 
@@ -63,7 +63,7 @@ def _stream(follow_hop=None, models=None):
     ctl = live.LiveController()
     source = UdpSource("127.0.0.1", 0, "open")
     ctl.start(source, "udp", "bench", scene=scene, insole_size=demo.meta.insole_size)
-    body = ctl.follow(bpy.context, models=models, hop=follow_hop) if follow_hop else None
+    body = ctl.follow(bpy.context, models=models, hop=follow_hop, smooth=smooth) if follow_hop else None
     out = {}
     th = threading.Thread(target=lambda: out.update(emulator.stream_udp(
         demo, "127.0.0.1", source.bound[1], "open", duration=SECONDS)), daemon=True)
@@ -149,15 +149,16 @@ def main() -> None:
     models = ModelSet(path, intra_op_threads=1)
     print(f"\nFollow with Character, model set {path.name} ({path}), 1 onnxruntime thread, same stream:")
     print(f"{'stage':52s} {'p50 ms':>8s} {'p95 ms':>8s} {'x reference':>12s}")
-    for hop in (10, 50):
-        r = _stream(hop, models)
+    for hop, smooth in ((10, False), (10, True), (50, False)):
+        r = _stream(hop, models, smooth)
         b = r["body"]
         ref = _pct(r["handoff"], 50)
-        print(f"-- hop {hop} ({hop / models.rate * 1e3:.0f} ms of motion per window): windows {b['windows']}, "
+        print(f"-- hop {hop} ({hop / models.rate * 1e3:.0f} ms of motion per window){', smooth' if smooth else ''}: "
+              f"windows {b['windows']}, "
               f"skipped {b['skipped']} frames, dropped {b['dropped_frames']}, error {b['error'] or 'none'}")
         for name, a in (("hand-off (reference)", r["handoff"]),
                         ("arrival -> a pose covers it (every frame)", r["body_latency"]),
-                        ("newest covered frame -> on the bones", r["fresh"]),
+                        ("newest covered frame -> on the bones" + (" (played)" if smooth else ""), r["fresh"]),
                         ("worker: one model window", r["window"])):
             if a is not None and len(a):
                 print(f"{name:52s} {_pct(a, 50):8.2f} {_pct(a, 95):8.2f} {_pct(a, 50) / ref if ref else 0:12.2f}")

@@ -249,7 +249,7 @@ class LiveController:
 
     # -- the character following live
     def follow(self, context, arm=None, mapping: dict | None = None, models=None, models_dir: str = "",
-               hop: int = 10, in_place: bool = False):
+               hop: int = 10, in_place: bool = False, smooth: bool = False):
         """Start the body preview on ``arm`` (default: the selected rig / scene character / a new one).
 
         The streaming model runs on its own worker thread; each drain hands it the
@@ -272,7 +272,7 @@ class LiveController:
             scale = float(getattr(src, "rate", 1.0)) if self.kind == "replay" else 1.0
             mass = self.calibration["body_mass_kg"] if self.calibration else None
             body = live_body.BodyPreview(models, arm, mapping, hop=hop, time_scale=scale, body_mass_kg=mass,
-                                         insole_size=self.insole_size, in_place=in_place)
+                                         insole_size=self.insole_size, in_place=in_place, smooth=smooth)
         except (TakeError, ValueError, KeyError) as exc:
             raise LiveError(f"cannot follow with a character: {exc}") from None
         self.body = body.start()

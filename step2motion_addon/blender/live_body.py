@@ -38,7 +38,8 @@ class BodyPreview:
     """
 
     def __init__(self, models, arm, mapping: dict, hop: int = 10, time_scale: float = 1.0,
-                 body_mass_kg: float | None = None, insole_size: int = 5, seed: int = 0, in_place: bool = False):
+                 body_mass_kg: float | None = None, insole_size: int = 5, seed: int = 0, in_place: bool = False,
+                 smooth: bool = False):
         self.arm_name = arm.name
         self.mapping = {j: b for j, b in mapping.items() if b}
         self.rig = RigRest.of(arm)
@@ -47,6 +48,7 @@ class BodyPreview:
         self.rest_xy = self.rig.head_world(hips)[:2].copy()
         self.offsets = models.offsets.copy()
         self.in_place = bool(in_place)      # keep the hips over the rig's rest spot (turning and height kept)
+        self.smooth = bool(smooth)          # play each window's frames instead of jumping to its newest
         self.models = models
         self.rec = StreamingReconstructor(models, hop=hop, time_scale=time_scale, body_mass_kg=body_mass_kg,
                                           insole_size=insole_size, seed=seed)
@@ -60,7 +62,8 @@ class BodyPreview:
         self.published = 0
         self.applied_seq = 0
         self.applied_pose = None           # the LivePose last copied onto the bones
-        self.applied_channels = None
+        self._applied = (0, -1)
+        self._fresh_seq = 0
         self.retarget_cost: deque = deque(maxlen=2000)     # s per pose, worker
         self.apply_cost: deque = deque(maxlen=2000)        # s per apply, main thread
         self.fresh_latency: deque = deque(maxlen=2000)     # s, newest covered frame's arrival → on the bones
@@ -123,25 +126,29 @@ class BodyPreview:
                         return
                     self.rec.push_frames(frames)
                 while self.rec.due() and not self._stop.is_set():
+                    before = self.rec.committed
                     pose = self.rec.step()
                     if pose is not None:
-                        self._publish(pose)
+                        fresh = min(self.rec.committed - before, len(self.rec.poses))
+                        self._publish(list(self.rec.poses)[-fresh:] if self.smooth else [pose])
         except Exception as exc:               # shown in the panel; the capture goes on
             self.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
 
-    def _publish(self, pose) -> None:
+    def _publish(self, poses: list) -> None:
         t0 = time.perf_counter()
-        res = self.channels(pose)
+        res = self.channels(poses)
         self.retarget_cost.append(time.perf_counter() - t0)
         with self._lock:
             self.published += 1
-            self._slot = (self.published, pose, res, self.rec.last_covered_arrival_ns)
+            self._slot = (self.published, poses, res, self.rec.last_covered_arrival_ns, time.monotonic_ns())
 
-    def channels(self, pose):
-        """Pose-bone channels of one canonical pose on this rig (numpy only: any thread)."""
-        motion = Motion(self.models.rate, self.offsets, pose.rotations[None], pose.root_pos[None])
-        start = self.rest_xy if self.in_place else self.rest_xy + self.scale * pose.root_pos[:2]
-        return retarget(motion, self.rig, self.mapping, scale=self.scale, start_xy=start)
+    def channels(self, poses):
+        """Pose-bone channels of consecutive canonical poses on this rig (numpy only: any thread)."""
+        poses = poses if isinstance(poses, (list, tuple)) else [poses]
+        motion = Motion(self.models.rate, self.offsets, np.stack([p.rotations for p in poses]),
+                        np.stack([p.root_pos for p in poses]))
+        start = self.rest_xy if self.in_place else self.rest_xy + self.scale * poses[0].root_pos[:2]
+        return retarget(motion, self.rig, self.mapping, scale=self.scale, start_xy=start, in_place=self.in_place)
 
     # -- main thread
     def latest(self):
@@ -149,12 +156,21 @@ class BodyPreview:
             return self._slot
 
     def apply(self) -> bool:
-        """Copy the latest published pose onto the armature's pose bones; False when there is none yet."""
+        """Copy a published pose onto the armature's pose bones; False when there is none yet.
+
+        Without smoothing: the newest pose. With it: the newest window's new frames are
+        played at their own rate from the moment they were published, so the character moves
+        continuously (one hop later) instead of jumping once per window.
+        """
         slot = self.latest()
         if slot is None:
             return False
         t0 = time.perf_counter()
-        seq, pose, res, arrival_ns = slot
+        seq, poses, res, arrival_ns, published_ns = slot
+        k = len(poses) - 1
+        if self.smooth:
+            fps = self.models.rate * self.rec.time_scale          # model frames per host second
+            k = min(k, int((time.monotonic_ns() - published_ns) * 1e-9 * fps))
         arm = bpy.data.objects.get(self.arm_name)
         if arm is None or arm.type != "ARMATURE":
             raise RuntimeError(f"the armature {self.arm_name} is gone")
@@ -162,13 +178,19 @@ class BodyPreview:
         for name, q in res.rotations.items():
             pb = bones.get(name)
             if pb is not None:
-                pb.rotation_quaternion = q[0]
+                pb.rotation_quaternion = q[k]
         pb = bones.get(res.hips_bone)
         if pb is not None:
-            pb.location = res.location[0]
-        if seq != self.applied_seq:
-            self.applied_seq, self.applied_pose, self.applied_channels = seq, pose, res
-            if arrival_ns:
+            pb.location = res.location[k]
+        if (seq, k) != self._applied:
+            self._applied = (seq, k)
+            self.applied_pose = poses[k]
+            if seq != self.applied_seq:
+                self.applied_seq = seq
+                if arrival_ns and not self.smooth:
+                    self.fresh_latency.append((time.monotonic_ns() - arrival_ns) * 1e-9)
+            if self.smooth and k == len(poses) - 1 and arrival_ns and self._fresh_seq != seq:
+                self._fresh_seq = seq
                 self.fresh_latency.append((time.monotonic_ns() - arrival_ns) * 1e-9)
         self.apply_cost.append(time.perf_counter() - t0)
         return True

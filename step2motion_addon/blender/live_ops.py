@@ -49,6 +49,10 @@ class STEP2MOTION_LiveSettings(bpy.types.PropertyGroup):
         name="Update Every", default=10, min=1, max=50,
         description="Model frames (30 Hz) between two new poses of the following character: fewer gives "
                     "fresher poses for more CPU (one model window each)")
+    body_smooth: bpy.props.BoolProperty(
+        name="Smooth", default=True,
+        description="Play each model window's frames at their own rate (continuous motion, one update "
+                    "interval later) instead of jumping to the newest pose once per window")
     body_in_place: bpy.props.BoolProperty(
         name="In Place", default=True,
         description="Keep the following character over its spot (turning and height still follow): "
@@ -298,6 +302,7 @@ class STEP2MOTION_OT_live_follow(_LiveOp, bpy.types.Operator):
     stop: bpy.props.BoolProperty(name="Stop", default=False, description="Stop following instead")
     hop: bpy.props.IntProperty(name="Update Every", default=10, min=1, max=50)
     in_place: bpy.props.BoolProperty(name="In Place", default=True)
+    smooth: bpy.props.BoolProperty(name="Smooth", default=True)
 
     def execute(self, context):
         c = live.controller()
@@ -310,7 +315,8 @@ class STEP2MOTION_OT_live_follow(_LiveOp, bpy.types.Operator):
         models_dir = recon.models_dir if recon is not None else ""
         try:
             body = c.follow(context, models_dir=models_dir, hop=_pick(self, context, "hop", "body_hop"),
-                            in_place=_pick(self, context, "in_place", "body_in_place"))
+                            in_place=_pick(self, context, "in_place", "body_in_place"),
+                            smooth=_pick(self, context, "smooth", "body_smooth"))
         except live.LiveError as exc:
             return self.fail(str(exc))
         self.report({"INFO"}, f"{body.arm_name} follows the insoles")

@@ -153,7 +153,9 @@ class VIEW3D_PT_step2motion_live(bpy.types.Panel):
             row = box.row(align=True)
             row.operator("step2motion.live_follow", icon="ARMATURE_DATA")
             row.prop(s, "body_hop", text="")
-            box.prop(s, "body_in_place")
+            row = box.row(align=True)
+            row.prop(s, "body_in_place")
+            row.prop(s, "body_smooth")
             return
         st = body.stats()
         head = box.row()

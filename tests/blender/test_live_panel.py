@@ -118,6 +118,7 @@ def test_follow_with_character_from_the_panel(registered, monkeypatch):
     assert bpy.ops.step2motion.live_replay() == {"FINISHED"}
     assert bpy.ops.step2motion.live_follow() == {"FINISHED"}
     assert ctl.body is not None and ctl.body.rec.hop == 20
+    assert ctl.body.in_place and ctl.body.smooth                    # the panel's defaults
     ctl.refresh_status(force=True)
     text = "\n".join(_draw()["labels"])
     assert f"Following: {ctl.body.arm_name}" in text and "Pose every 20 frames" in text
