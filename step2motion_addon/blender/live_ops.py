@@ -38,6 +38,11 @@ class STEP2MOTION_LiveSettings(bpy.types.PropertyGroup):
     replay_rate: bpy.props.FloatProperty(name="Speed", default=1.0, min=0.05, max=100.0)
     replay_loop: bpy.props.BoolProperty(name="Loop", default=True)
     adapter: bpy.props.StringProperty(name="Adapter", default="", description="Bluetooth adapter (Linux: hci0)")
+    ble_kind: bpy.props.EnumProperty(
+        name="Insoles", default="OPEN",
+        items=(("OPEN", "Open frame", "Open-frame insoles (Nordic UART Service, OI-L-/OI-R- names): scan and pick"),
+               ("ORPHE", "ORPHE", "ORPHE INSOLE / CORE: the two found are connected; the mount position set "
+                                  "in ORPHE's app says which foot each one is")))
     scan_seconds: bpy.props.FloatProperty(name="Scan Time", default=5.0, min=1.0, max=60.0, unit="TIME_ABSOLUTE")
     insole_size: bpy.props.IntProperty(name="Insole Size", default=5, min=1, max=10)
     record_folder: bpy.props.StringProperty(
@@ -177,8 +182,12 @@ class STEP2MOTION_OT_live_connect(_LiveOp, bpy.types.Operator):
         except ImportError:
             return self.fail("Bluetooth needs the 'bleak' package, which is not installed")
         try:
-            source = live.picked_ble_source(dict(c.picked), s.adapter.strip() or None)
-            names = ", ".join(f"{k} {v}" for k, v in c.picked.items()) or "any insoles"
+            if s.ble_kind == "ORPHE":
+                from ..devices.ble import OrpheBleSource
+                source, names = OrpheBleSource(adapter=s.adapter.strip() or None), "ORPHE"
+            else:
+                source = live.picked_ble_source(dict(c.picked), s.adapter.strip() or None)
+                names = ", ".join(f"{k} {v}" for k, v in c.picked.items()) or "any insoles"
             c.start(source, "ble", f"Bluetooth ({names})", scene=context.scene, insole_size=s.insole_size)
         except (live.LiveError, ValueError, OSError) as exc:
             return self.fail(str(exc))

@@ -54,7 +54,11 @@ class VIEW3D_PT_step2motion_live(bpy.types.Panel):
             col.prop(s, "replay_loop")
             layout.operator("step2motion.live_replay", icon="PLAY")
         else:
+            col.prop(s, "ble_kind")
             col.prop(s, "adapter")
+            if s.ble_kind == "ORPHE":
+                layout.operator("step2motion.live_connect", icon="LINKED")
+                return
             col.prop(s, "scan_seconds")
             col.prop(s, "insole_size")
             row = layout.row()

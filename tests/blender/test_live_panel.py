@@ -73,6 +73,9 @@ def test_idle_panel_for_each_source(registered):
         s.source = source
         log = _draw()
         assert op in log["ops"] and prop in log["props"]
+    s.ble_kind = "ORPHE"                    # ORPHE: no scan list, connect finds both insoles
+    log = _draw()
+    assert "step2motion.live_connect" in log["ops"] and "step2motion.live_scan" not in log["ops"]
 
 
 def test_running_panel_shows_status_and_recording(registered, tmp_path):

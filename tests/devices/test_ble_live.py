@@ -162,3 +162,49 @@ def test_live_cli_ble_headless_capture(ble_env, tmp_path):
         for p in insoles:
             p.terminate()
             p.wait(5)
+
+
+def start_orphe(env, mount: str, name: str, adapter: str) -> subprocess.Popen:
+    p = subprocess.Popen([sys.executable, "-m", "step2motion_addon.devices.emulator_orphe_ble", "--mount", mount,
+                          "--name", name, "--adapter", adapter], cwd=ROOT, env=env.env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    assert line.startswith("advertising"), line + p.stderr.read()
+    return p
+
+
+def test_ble_orphe_insoles_stream_and_the_mount_position_decides_the_foot(ble_env):
+    from step2motion_addon.devices.ble import OrpheBleSource
+    # Names sort the other way round from the feet: the mount position read after connecting must win.
+    insoles = [start_orphe(ble_env, "left", "INS-B2", "hci1"), start_orphe(ble_env, "right", "INS-A1", "hci2")]
+    source = OrpheBleSource(adapter="hci0", scan_timeout=15, mode_settle_s=0.1)
+    session = LiveSession(source).start()
+    try:
+        feet = session.feet
+        wait_until(lambda: feet["left"].received > 0 and feet["right"].received > 0, 30, session)
+        t0 = time.monotonic()
+        start_counts = {s: feet[s].received for s in feet}
+        frames = []
+        while time.monotonic() - t0 < 4.0:
+            time.sleep(0.1)
+            frames += drain(session, 10**6)
+        elapsed = time.monotonic() - t0
+        st = session.stats()
+        assert st["source"]["devices"] == {"left": "INS-B2", "right": "INS-A1"}
+        assert st["source"]["device_information"]["left"]["acc_range_g"] == 16.0
+        for side in ("left", "right"):
+            f = st["feet"][side]
+            assert f["lost"] == 0 and f["battery_percent"] == 64, f
+            got = feet[side].received - start_counts[side]
+            assert got == pytest.approx(100 * elapsed, rel=0.05), (side, got, elapsed)   # mode 4: 100 Hz
+        assert st["bad_frames"] == 0 and not st["errors"]
+        left = [f for f in frames if f.side == "left"]
+        assert left and all(f.layout == "orphe6" and len(f.pressure) == 6 for f in left)
+        acc = np.stack([f.acc for f in left])
+        assert 0.8 < float(np.linalg.norm(acc, axis=1).mean()) < 1.3          # range scaling applied: ≈ 1 g
+        assert max(float(f.pressure.max()) for f in left) > 100                # the walk loads the cells
+    finally:
+        session.stop()
+        for p in insoles:
+            p.terminate()
+            p.wait(5)
