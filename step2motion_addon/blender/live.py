@@ -769,6 +769,8 @@ def _apply_body(latest: dict, c: LiveController) -> None:
         return
     if body.error:
         raise RuntimeError(f"live body model failed: {body.error}")
+    if c.calibration and body.rec.body_mass_given != c.calibration["body_mass_kg"]:
+        body.rec.body_mass_given = c.calibration["body_mass_kg"]     # a float: read by the worker as is
     body.apply()
 
 

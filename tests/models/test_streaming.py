@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from step2motion_addon.core.features import extract_features, stream_columns
+from step2motion_addon.core.features import STREAMS, extract_features, stream_columns
 from step2motion_addon.core.inference import ModelSet, reconstruct
 from step2motion_addon.core.inference.streaming import StreamingReconstructor, replay_take
 from step2motion_addon.core.synthetic import synthetic_walk
@@ -119,3 +119,18 @@ def test_a_silent_foot_does_not_stall_the_body(models, take):
     rec.push("left", l.time[:200], l.pressure[:200], l.acc[:200], l.gyro[:200], l.force[:200], l.cop[:200])
     rec.push("right", r.time[:100], r.pressure[:100], r.acc[:100], r.gyro[:100], r.force[:100], r.cop[:100])
     assert rec.frames >= 50                                  # the left foot's 2 s go on without the right
+
+
+def test_imu_only_insoles_get_their_pressure_estimated(models, take):
+    """ORPHE-like input: 6 raw cells (not the 16-cell layout), no force: the model set's IMU→pressure
+    model fills the pressure streams, as offline."""
+    assert models.has("pressure")
+    rec = StreamingReconstructor(models, hop=10)
+    for i in range(0, 300, 10):
+        for s in ("left", "right"):
+            f, sl = take.feet[s], slice(i, i + 10)
+            rec.push(s, f.time[sl], f.pressure[sl, :6], f.acc[sl], f.gyro[sl])
+    pose = rec.step()
+    names = [n for n, _ in STREAMS]
+    assert [names[i] for i in np.flatnonzero(rec._mask)] == ["left_imu", "right_imu"]
+    assert pose is not None and np.isfinite(pose.rotations).all()
