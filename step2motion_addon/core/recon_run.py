@@ -31,6 +31,7 @@ DEAD_CELL_MAX = 0.05          # N/cm²: a cell never above this over a whole tak
 DEAD_FORCE_MAX = 5.0          # N: a force channel never above this reads nothing
 SATURATED = 0.995 * PRESSURE_MAX
 SATURATED_SHARE = 0.005       # warn when a cell sits at the sensor limit in ≥ 0.5 % of samples
+GAP_NOTE_S = 0.2              # shorter gaps are routine packet losses: interpolated without a word
 GAP_WARN_S = 1.0              # gaps longer than this: the motion there is a guess
 TOO_SHORT_S = 0.2             # below this there is nothing to reconstruct
 TOE_CELLS = tuple(range(8, 16))      # cells 9–16, as in core.features
@@ -117,10 +118,10 @@ def check_take(take, window_s: float = 100 / 30.0) -> TakeCheck:
             force_dead = foot.cells != 16 or {f"{side}_toes", f"{side}_heel"} <= set(chk.dead_streams)
         if force_dead and {f"{side}_toes", f"{side}_heel"} <= set(chk.dead_streams):
             chk.dead_streams.append(f"{side}_load")
-        gaps = _gaps(foot)
+        gaps = [g for g in _gaps(foot) if g >= GAP_NOTE_S]
         if gaps:
             longest = max(gaps)
-            chk.warnings.append(f"{side} insole: {len(gaps)} gap(s) in the data (longest {longest:.2f} s) "
+            chk.warnings.append(f"{side} insole: {len(gaps)} gap(s) over {GAP_NOTE_S:g} s (longest {longest:.2f} s) "
                                 "filled by linear interpolation"
                                 + (f"; the motion inside gaps over {GAP_WARN_S:g} s is a guess"
                                    if longest > GAP_WARN_S else ""))
