@@ -49,7 +49,8 @@ def root_metrics(pred_root: np.ndarray, true_root: np.ndarray) -> dict:
     err = np.linalg.norm(pred_root[:, :2] - true_root[:, :2], axis=-1)
     dist = np.linalg.norm(np.diff(true_root[:, :2], axis=0), axis=-1).sum()
     return {"root_error_m": float(err.mean()),
-            "root_drift_pct": float(100.0 * err[-1] / dist) if dist > 0 else float("nan")}
+            "root_drift_pct": float(100.0 * err[-1] / dist) if dist > 0 else float("nan"),
+            "root_final_error_m": float(err[-1]), "distance_m": float(dist)}
 
 
 def heading_free(rotations: np.ndarray, psi: np.ndarray) -> np.ndarray:
@@ -132,6 +133,12 @@ def pooled(per_clip: list[dict]) -> dict:
     w = np.array([c["frames"] for c in per_clip], dtype=np.float64)
     keys = [k for k in per_clip[0] if k not in ("frames", "seconds") and isinstance(per_clip[0][k], float)]
     out = {k: float(np.nansum(w * np.array([c[k] for c in per_clip])) / w.sum()) for k in keys}
+    # Drift pooled over distance (Σ final error / Σ distance): standing clips travel ~0 m and
+    # would make a frame-weighted mean of per-clip percentages meaningless.
+    dist = sum(c["distance_m"] for c in per_clip)
+    out["root_drift_pct"] = float(100.0 * sum(c["root_final_error_m"] for c in per_clip) / dist) \
+        if dist > 0 else float("nan")
+    out["distance_m"] = float(dist)
     out["clips"] = len(per_clip)
     out["frames"] = int(w.sum())
     out["realtime_factor"] = float(w.sum() / 30.0 / sum(c["seconds"] for c in per_clip))
