@@ -173,6 +173,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--offsets", help="JSON (22×3) rest offsets of the output skeleton; default: the run's")
     ap.add_argument("--int8", action="store_true", help="dynamic int8 weights (see docs/models.md for the cost)")
+    ap.add_argument("--name", help="model set name shown to users (default: the output folder's name)")
+    ap.add_argument("--evaluation", nargs="*", default=[],
+                    help="metrics JSON files (training.evaluate --json) to embed in model_set.json")
     args = ap.parse_args(argv)
     run = Path(args.run)
     cfg = json.loads((run / "config.json").read_text())
@@ -193,6 +196,17 @@ def main(argv=None) -> int:
     backend = json.loads(feats_path.read_text())["ahrs_backend"] if feats_path.exists() else "imufusion"
     meta = export_models(models, cfg, norms, Path(args.out), offsets, sources, metrics, ahrs_backend=backend,
                          int8=args.int8)
+    # Which set this is and whether it may be used commercially follows from its training data:
+    # anything trained on a non-commercial source inherits that restriction.
+    set_file = Path(args.out) / "model_set.json"
+    info = json.loads(set_file.read_text())
+    info["name"] = args.name or Path(args.out).name
+    restricted = [s["name"] for s in sources if "non-commercial" in s.get("licence", "").lower()]
+    info["use"] = (f"non-commercial only (trained on {', '.join(restricted)})" if restricted
+                   else "commercial use allowed (all training data permits it)")
+    info["evaluation"] = {Path(p).stem: json.loads(Path(p).read_text()).get("pooled", {}) for p in args.evaluation}
+    set_file.write_text(json.dumps(info, indent=1))
+    print(f"{info['name']}: {info['use']}")
     for kind, err in meta["onnx_parity_max_abs"].items():
         print(f"{kind}: {meta['models'][kind]['file']} parity max |Δ| = {err:.2e}")
     return 0
