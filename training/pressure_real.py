@@ -102,8 +102,8 @@ def finetune(state: dict, cfg: dict, norms: dict, real: list[dict], sim: list[di
         torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), cfg["train"]["grad_clip"])
         trainer.opt.step()
         if step % max(1, steps // 5) == 0 or step == steps:
-            history.append({"step": step, "loss": float(loss)})
-            log(f"  step {step}/{steps} loss {float(loss):.4f} ({(time.perf_counter() - t0) / step:.2f} s/step)")
+            history.append({"step": step, "loss": loss.item()})
+            log(f"  step {step}/{steps} loss {loss.item():.4f} ({(time.perf_counter() - t0) / step:.2f} s/step)")
     trainer.model.eval()
     return trainer.model, history
 
