@@ -13,7 +13,8 @@ HELP = "capture live insole data (BLE, UDP or replay) into a .s2m take"
 
 def add_arguments(parser) -> None:
     parser.add_argument("--source", required=True,
-                        help="ble | udp://HOST:PORT (HOST defaults to 127.0.0.1) | replay:TAKE")
+                        help="ble (open frame over NUS) | ble-orphe (ORPHE INSOLE/CORE) | "
+                             "udp://HOST:PORT (HOST defaults to 127.0.0.1) | replay:TAKE")
     parser.add_argument("--record", default=None, metavar="OUT.s2m", help="write everything received here")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT.s2m if it exists")
     parser.add_argument("--duration", type=float, default=None, metavar="S",
@@ -39,11 +40,13 @@ def make_source(args):
         from ..core.formats import load_take
         from ..devices.replay import ReplaySource
         return ReplaySource(load_take(src[len("replay:"):]), rate=args.rate)
-    if src == "ble":
-        from ..devices.ble import BleSource
-        return BleSource(feet=tuple(s.strip() for s in args.feet.split(",") if s.strip()),
-                         adapter=args.adapter, scan_timeout=args.scan_timeout)
-    raise SystemExit(f"error: unknown --source {src!r} (expected ble, udp://HOST:PORT or replay:TAKE)")
+    if src in ("ble", "ble-orphe"):
+        from ..devices.ble import BleSource, OrpheBleSource
+        cls = OrpheBleSource if src == "ble-orphe" else BleSource
+        return cls(feet=tuple(s.strip() for s in args.feet.split(",") if s.strip()),
+                   adapter=args.adapter, scan_timeout=args.scan_timeout)
+    raise SystemExit(f"error: unknown --source {src!r} "
+                     "(expected ble, ble-orphe, udp://HOST:PORT or replay:TAKE)")
 
 
 def run(args) -> int:
