@@ -16,7 +16,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from test_recon_e2e import SHIPPED, model_dir  # noqa: E402
+from test_recon_e2e import SAMPLE, SHIPPED, model_dir  # noqa: E402
 
 from step2motion_addon.cli import main  # noqa: E402
 from step2motion_addon.core.formats import save_take  # noqa: E402
@@ -40,10 +40,12 @@ def has(report, *words):
 
 
 def test_imu_only_take_gets_estimated_pressure_and_is_flagged(tmp_path, capsys):
-    take = synthetic_walk(duration=6.0, seed=4)
+    """The demo take with its pressure channels removed (IMU kept)."""
+    from step2motion_addon.core.formats import load_take
     from step2motion_addon.core.postprocess import contact_from_take
-    truth = contact_from_take(take, 30.0, int(6.0 * 30) + 1)
-    for foot in take.feet.values():           # pressure channels removed, IMU kept
+    take = load_take(SAMPLE)
+    truth = contact_from_take(take, 30.0, int(take.duration * 30) + 1)
+    for foot in take.feet.values():
         foot.pressure = np.zeros((len(foot), 0), np.float32)
         foot.force = foot.cop = None
     code, rep = run_cli(tmp_path, take)
@@ -54,16 +56,17 @@ def test_imu_only_take_gets_estimated_pressure_and_is_flagged(tmp_path, capsys):
     bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "out.blend"))
     root = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "take")
     assert root["s2m_pressure_estimated"] == "left,right"
-    # Contacts come from the estimated load; the trained set must find the swings.
     assert set(rep["contact_percent"]) == {"left", "right"}
     if model_dir() == SHIPPED:
+        # Contacts come from the estimated load: the trained set finds the stances and swings
+        # (measured: 96 % of frames agree with the measured contacts, 90 % of swing frames found).
         from step2motion_addon.core import recon_run
-        from step2motion_addon.core.formats import load_take
         from step2motion_addon.core.inference import ModelSet
         res = recon_run.run_reconstruction(load_take(tmp_path / "take.s2m"), ModelSet(model_dir()))
         c = res.estimated_contact[:len(truth)]
-        swing = ~truth[:len(c)]
-        assert (~c[swing]).mean() > 0.5, "swing phases not found in the estimated load"
+        truth = truth[:len(c)]
+        assert (c == truth).mean() > 0.85
+        assert (~c[~truth]).mean() > 0.7, "swing phases not found in the estimated load"
 
 
 def test_dead_cells_of_one_foot_are_estimated_too(tmp_path):
