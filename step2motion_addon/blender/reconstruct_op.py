@@ -83,11 +83,13 @@ def find_model_set(explicit: str | None = None) -> Path:
 
 
 def model_set_info(path: Path, models) -> dict:
-    """Name, folder and the licences of the data the set was trained on (shown and reported)."""
+    """Name, folder, use restriction and the licences of the data the set was trained on."""
     data = models.meta.get("training_data") or []
-    return {"name": Path(path).name, "path": str(path),
-            "licence": [d.get("licence", "") for d in data if d.get("licence")],
-            "non_commercial": any("NC" in d.get("licence", "") for d in data)}
+    licences = [d.get("licence", "") for d in data if d.get("licence")]
+    non_commercial = any("non-commercial" in lic.lower() or "NC" in lic for lic in licences)
+    return {"name": models.meta.get("name") or Path(path).name, "path": str(path), "licence": licences,
+            "use": models.meta.get("use") or ("non-commercial only" if non_commercial else "unrestricted"),
+            "non_commercial": non_commercial}
 
 
 # -- scene settings ------------------------------------------------------------------------
@@ -375,7 +377,7 @@ class STEP2MOTION_OT_reconstruct(bpy.types.Operator):
         insoles_follow_feet(context, root, res.armature, current_bone_map(context, res.armature).mapping)
         _report_messages(self, res.messages)
         if info["non_commercial"]:
-            self.report({"INFO"}, f"Model set {info['name']}: trained on non-commercial data ({'; '.join(info['licence'])})")
+            self.report({"WARNING"}, f"Model set {info['name']}: {info['use']} ({'; '.join(info['licence'])})")
         extra = f", spread of {len(result.recs)} hypotheses keyed as s2m_spread" if len(result.recs) > 1 else ""
         self.report({"INFO"}, f"Reconstructed {res.frames} frames with {model_dir}{extra}")
         return {"FINISHED"}

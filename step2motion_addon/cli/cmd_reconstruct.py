@@ -134,7 +134,8 @@ def run(args) -> int:
     print(f"saved {out}: {res.frames} frames at {bake.scene_fps(scene):g} fps on {arm.name}")
     if result is not None:
         info = report["model_set"]
-        print(f"model set {info['name']} ({info['path']}); trained on: {'; '.join(info['licence']) or 'unknown'}")
+        print(f"model set {info['name']} ({info['path']}), use: {info['use']}; trained on: "
+              f"{'; '.join(info['licence']) or 'unknown'}")
         sec = report["seconds"]
         print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in sec.items()))
     print("contact: " + ", ".join(f"{k} {v:.0f} %" for k, v in report["contact_percent"].items()))
