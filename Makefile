@@ -38,10 +38,12 @@ $(VENV42)/.installed: requirements-dev.txt
 
 venv-bpy42: $(VENV42)/.installed
 
-# Main job on the embedded sample: a .blend with the animated insoles and a PNG preview.
+# Main job on the embedded sample: full-body reconstruction baked on a character with the
+# pressure insoles under its feet: a .blend, a BVH, a Workbench preview PNG and a JSON report.
 demo: venv
 	mkdir -p $(OUT)
-	$(PY) -m step2motion_addon import step2motion_addon/samples/demo_walk.s2m --blend $(OUT)/demo.blend --png $(OUT)/demo.png
+	$(PY) -m step2motion_addon reconstruct step2motion_addon/samples/demo_walk.s2m --out $(OUT)/demo.blend \
+	  --bvh $(OUT)/demo.bvh --png $(OUT)/demo.png --json $(OUT)/demo.json
 
 test: venv
 	$(PY) -m pytest -q
