@@ -88,14 +88,17 @@ def finetune(state: dict, cfg: dict, norms: dict, real: list[dict], sim: list[di
         g["lr"] = lr
     rng = np.random.default_rng(seed)
     window = cfg["window"]
-    real_w = FeatureWindows(real, norms["features"], window, rng)
+    real_w = FeatureWindows(real, norms["features"], window, rng) if real and real_fraction > 0 else None
     sim_w = FeatureWindows(sim, norms["features"], window, rng) if sim else None
+    if real_w is None and sim_w is None:
+        raise ValueError("fine-tuning needs real or simulated clips")
     size = batch or cfg["train"]["batch"]
-    n_real = size if sim_w is None else max(1, int(round(size * real_fraction)))
+    # real_fraction 0 (no real windows) is the control: the same steps on simulation alone.
+    n_real = 0 if real_w is None else size if sim_w is None else max(1, int(round(size * real_fraction)))
     history, t0 = [], time.perf_counter()
     trainer.model.train()
     for step in range(1, steps + 1):
-        parts = [real_w.draw(n_real)] + ([sim_w.draw(size - n_real)] if sim_w and size > n_real else [])
+        parts = ([real_w.draw(n_real)] if n_real else []) + ([sim_w.draw(size - n_real)] if size > n_real else [])
         loss = trainer.loss({"features": torch.from_numpy(np.concatenate(parts))})
         trainer.opt.zero_grad()
         loss.backward()
