@@ -84,3 +84,13 @@ def test_windows_pad_short_clips_and_mix_real_with_simulated():
     w = PR.FeatureWindows([{"features": np.ones((5, 3), np.float32)}], norm, window=8, rng=rng)
     batch = w.draw(4)
     assert batch.shape == (4, 8, 3) and np.all(batch == 1)
+
+
+def test_control_without_real_windows_trains_on_simulation_alone(tiny_run):
+    run, _, cfg = tiny_run
+    state = torch.load(run / "ckpt_pressure.pt", weights_only=True)["model"]
+    model, hist = PR.finetune(state, cfg, PR.load_norms(run), [], train.synthetic_clips(2, seed=0), steps=2,
+                              batch=4, real_fraction=0.0, log=lambda *_: None)
+    assert hist[-1]["step"] == 2
+    with pytest.raises(ValueError):
+        PR.finetune(state, cfg, PR.load_norms(run), [], [], steps=1, batch=4, log=lambda *_: None)
