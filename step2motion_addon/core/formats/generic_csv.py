@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import FormatError, TakeError
 from ..take import SIDES, Event, Take, TakeMeta
 from .checks import build_feet, order_time
-from .textparse import odd_field_error, parse_table_chunked
+from .textparse import odd_field_error, parse_body
 
 _COL = re.compile(r"^(left|right)_(pressure_(\d+)|acc_([xyz])|gyro_([xyz])|force|cop_([xy]))\[(.*)\]$")
 _UNITS = {"pressure": {"N/cm2", "N/cm²"}, "acc": {"g"}, "gyro": {"dps"}, "force": {"N"}, "cop": {"-"}}
@@ -149,26 +149,8 @@ def read_csv(path) -> Take:
         meta.extra["ignored_columns"] = [names[c] for c in unknown]
         report.append(f"ignored unknown columns: {', '.join(names[c] for c in unknown)}")
     first_line = col_line + 1
-    ended = data.endswith(b"\n")
-    end = len(data)
-    while end > pos and data[end - 1] == 10:
-        end -= 1
-    if end <= pos:
-        raise TakeError("no data rows", path, first_line, "comma-separated rows after the header")
-    last_start = max(data.rfind(b"\n", pos, end) + 1, pos)
-    fields = data.count(b",", last_start, end) + 1
-    if fields != len(names) and not ended:
-        line = first_line + data.count(b"\n", pos, last_start)
-        report.append(f"dropped the truncated last line {line} ({fields} of {len(names)} fields)")
-        end = last_start - 1
-        if end <= pos:
-            raise TakeError("no complete data row", path, first_line, f"{len(names)} fields per row")
-    if data[end:end + 1] == b"\n":
-        body, start, stop = data, pos, end + 1
-    else:
-        body, start, stop = data[pos:end] + b"\n", 0, end - pos + 1
-    values, odd = parse_table_chunked(body, start, stop, len(names), 44, path, first_line, names)
-    del body, data
+    values, odd = parse_body(data, pos, first_line, names, 44, path, report)
+    del data
     for r, c, text in odd:
         if c not in unknown:
             raise odd_field_error(path, first_line + r, names[c], text)

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import FormatError, TakeError
 from ..take import EVENT_CODES, EVENT_FROM_CODE, SIDES, Event, FootStream, Take, TakeMeta
 from .checks import build_feet, describe_lines, order_time
-from .textparse import odd_field_error, parse_table_chunked
+from .textparse import odd_field_error, parse_body
 
 DEVICE = "Moticon OpenGo"
 P_UNIT = "N/cm²"
@@ -208,26 +208,8 @@ def read_moticon(path) -> Take:
         report.append(f"ignored unknown columns: {', '.join(ignored)}")
 
     first_line = col_line + 1
-    ended = data.endswith(b"\n")
-    end = len(data)
-    while end > pos and data[end - 1] == 10:       # trailing blank lines are harmless
-        end -= 1
-    if end <= pos:
-        raise TakeError("no data rows", path, first_line, "tab-separated rows after the header")
-    last_start = max(data.rfind(b"\n", pos, end) + 1, pos)
-    fields = data.count(b"\t", last_start, end) + 1
-    if fields != len(names) and not ended:
-        line = first_line + data.count(b"\n", pos, last_start)
-        report.append(f"dropped the truncated last line {line} ({fields} of {len(names)} fields)")
-        end = last_start - 1
-        if end <= pos:
-            raise TakeError("no complete data row", path, first_line, f"{len(names)} fields per row")
-    if data[end:end + 1] == b"\n":
-        body, start, stop = data, pos, end + 1
-    else:
-        body, start, stop = data[pos:end] + b"\n", 0, end - pos + 1
-    values, odd = parse_table_chunked(body, start, stop, len(names), 9, path, first_line, names)
-    del body, data
+    values, odd = parse_body(data, pos, first_line, names, 9, path, report)
+    del data
     label_cols = {p[0] for p in layout.event_pairs}
     labels: dict[tuple[int, int], str] = {}
     for r, c, text in odd:

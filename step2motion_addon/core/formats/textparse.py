@@ -172,3 +172,32 @@ def parse_table_chunked(data: bytes, start: int, end: int, ncols: int, sep: int,
             values[row:row + n] = part
             odd += [(r + row, c, text) for r, c, text in more]
     return values, odd
+
+
+def parse_body(data: bytes, pos: int, first_line: int, names: list[str], sep: int, path: str,
+               report: list[str]) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+    """Parse the data rows of a delimited export, from byte ``pos`` (just after the header).
+
+    Trailing blank lines are harmless; a truncated last line (a recording cut off while
+    writing) is dropped and reported; no complete row at all is an error.
+    """
+    kind = {9: "tab", 44: "comma"}.get(sep, repr(chr(sep)))
+    ended = data.endswith(b"\n")
+    end = len(data)
+    while end > pos and data[end - 1] == 10:
+        end -= 1
+    if end <= pos:
+        raise TakeError("no data rows", path, first_line, f"{kind}-separated rows after the header")
+    last_start = max(data.rfind(b"\n", pos, end) + 1, pos)
+    fields = data.count(bytes([sep]), last_start, end) + 1
+    if fields != len(names) and not ended:
+        line = first_line + data.count(b"\n", pos, last_start)
+        report.append(f"dropped the truncated last line {line} ({fields} of {len(names)} fields)")
+        end = last_start - 1
+        if end <= pos:
+            raise TakeError("no complete data row", path, first_line, f"{len(names)} fields per row")
+    if data[end:end + 1] == b"\n":
+        body, start, stop = data, pos, end + 1
+    else:
+        body, start, stop = data[pos:end] + b"\n", 0, end - pos + 1
+    return parse_table_chunked(body, start, stop, len(names), sep, path, first_line, names)
