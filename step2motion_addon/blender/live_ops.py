@@ -275,6 +275,9 @@ class STEP2MOTION_OT_live_record_stop(_LiveOp, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     build: bpy.props.BoolProperty(name="Build Scene", default=True)
+    bake: bpy.props.BoolProperty(name="Reconstruct Body", default=True,
+                                 description="Run the full reconstruction on the finished take and bake it "
+                                             "(the same as Reconstruct Motion in the Full Body panel)")
 
     def execute(self, context):
         c = live.controller()
@@ -297,8 +300,20 @@ class STEP2MOTION_OT_live_record_stop(_LiveOp, bpy.types.Operator):
         if root.name in context.view_layer.objects:
             context.view_layer.objects.active = root
             root.select_set(True)
+        saved = f"Saved {os.path.basename(path)} ({take.duration:.1f} s)"
+        if self.bake and has_reconstruct():
+            # The take is already safe on disk; a failed reconstruction only adds a warning.
+            try:
+                result = bpy.ops.step2motion.reconstruct()
+            except RuntimeError as exc:
+                result = {"CANCELLED"}
+                self.report({"WARNING"}, f"{saved}; body not reconstructed: {str(exc).strip().splitlines()[-1]}")
+                return {"FINISHED"}
+            if "FINISHED" in result:
+                self.report({"INFO"}, f"{saved}; body reconstructed and baked")
+                return {"FINISHED"}
         hint = " — Reconstruct Motion is available in the Full Body panel" if has_reconstruct() else ""
-        self.report({"INFO"}, f"Saved {os.path.basename(path)} ({take.duration:.1f} s){hint}")
+        self.report({"INFO"}, f"{saved}{hint}")
         return {"FINISHED"}
 
 

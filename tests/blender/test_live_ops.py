@@ -136,7 +136,7 @@ def test_calibration_and_zero_go_into_the_recording(registered, tmp_path):
     per_foot = heel * insole.cell_areas(5)[:8].sum()
     want_mass = 2 * per_foot / 9.80665
     assert ctl.calibration["body_mass_kg"] == pytest.approx(want_mass, abs=0.05)
-    assert bpy.ops.step2motion.live_record_stop() == {"FINISHED"}
+    assert bpy.ops.step2motion.live_record_stop(bake=False) == {"FINISHED"}
     take = load_take(str(tmp_path / "takes" / "calib.s2m"))
     assert take.meta.body_mass_kg == pytest.approx(want_mass, abs=0.05)
     grav = take.meta.extra["calibration"]["gravity_direction"]
@@ -170,3 +170,28 @@ def test_zero_removes_the_residual_of_an_unloaded_foot(registered, tmp_path):
     assert take.feet["left"].pressure.max() == pytest.approx(residual)
     assert take.meta.extra["zero_baseline"]["left"] == pytest.approx([residual] * 16)
     assert any(line.startswith("note: zero left") for line in take.report)
+
+
+def test_stop_recording_reconstructs_and_bakes_the_body(registered, tmp_path):
+    """Stop → the take goes through the full reconstruction pipeline and becomes a baked action."""
+    ctl = registered
+    from pathlib import Path
+    demo = Path(step2motion_addon.__file__).parent / "samples" / "demo_walk.s2m"
+    assert bpy.ops.step2motion.live_replay(filepath=str(demo), rate=4.0) == {"FINISHED"}
+    assert bpy.ops.step2motion.live_record(folder=str(tmp_path), name="walk") == {"FINISHED"}
+    assert _pump(ctl, until=lambda: len(ctl.history["left"]) > 400, timeout=20.0)
+    actions_before = set(bpy.data.actions.keys())
+    assert bpy.ops.step2motion.live_record_stop() == {"FINISHED"}
+    bpy.ops.step2motion.live_stop()
+    new = [bpy.data.actions[n] for n in set(bpy.data.actions.keys()) - actions_before]
+    arms = [ob for ob in bpy.data.objects if ob.type == "ARMATURE"]
+    assert arms, "no character was created"
+    baked = [a for a in new if any("pose.bones" in fc.data_path for fc in _fcurves(a))]
+    assert baked, f"no baked body action among {[a.name for a in new]}"
+
+
+def _fcurves(action):
+    if hasattr(action, "layers") and len(action.layers):
+        return [fc for layer in action.layers for strip in layer.strips
+                for bag in strip.channelbags for fc in bag.fcurves]
+    return list(getattr(action, "fcurves", []))
