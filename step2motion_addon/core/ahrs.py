@@ -40,11 +40,15 @@ def tilt_quaternion(acc: np.ndarray) -> np.ndarray:
 
 
 def _complementary(acc: np.ndarray, gyro_dps: np.ndarray, dt: float, gain: float,
-                   reject_g: float, still_dps: float = 1e9) -> np.ndarray:
-    """Pure-Python per-sample loop (≈4 µs/sample); floats, not numpy, for speed."""
+                   reject_g: float, still_dps: float = 1e9, q0=None) -> np.ndarray:
+    """Pure-Python per-sample loop (≈4 µs/sample); floats, not numpy, for speed.
+
+    ``q0`` continues from a previous orientation (streaming); by default the first
+    sample's tilt starts it.
+    """
     n = acc.shape[0]
     out = np.empty((n, 4), dtype=np.float64)
-    qw, qx, qy, qz = tilt_quaternion(acc[0])
+    qw, qx, qy, qz = (float(v) for v in q0) if q0 is not None else tilt_quaternion(acc[0])
     kp = gain
     for i in range(n):
         ax, ay, az = float(acc[i, 0]), float(acc[i, 1]), float(acc[i, 2])

@@ -108,32 +108,9 @@ class _Orientation:
                 out[i] = a.get_quaternion()
             self.q = out[-1].copy() if len(out) else self.q
             return out
-        # Complementary filter, same rule as core.ahrs._complementary (reject_g 0.1, still 60 dps).
-        qw, qx, qy, qz = (float(v) for v in self.q)
-        dt, kp, deg = 1.0 / self.rate, self.gain, ahrs.DEG
-        for i in range(acc.shape[0]):
-            ax, ay, az = float(acc[i, 0]), float(acc[i, 1]), float(acc[i, 2])
-            gx, gy, gz = (float(gyro_dps[i, k]) * deg for k in range(3))
-            norm = math.sqrt(ax * ax + ay * ay + az * az)
-            spin = math.sqrt(gx * gx + gy * gy + gz * gz)
-            if norm > 0 and abs(norm - 1.0) < 0.1 and spin < 60.0 * deg:
-                ax, ay, az = ax / norm, ay / norm, az / norm
-                vx = 2.0 * (qx * qz - qw * qy)
-                vy = 2.0 * (qw * qx + qy * qz)
-                vz = qw * qw - qx * qx - qy * qy + qz * qz
-                gx += kp * (ay * vz - az * vy)
-                gy += kp * (az * vx - ax * vz)
-                gz += kp * (ax * vy - ay * vx)
-            h = 0.5 * dt
-            dw = -qx * gx - qy * gy - qz * gz
-            dx = qw * gx + qy * gz - qz * gy
-            dy = qw * gy - qx * gz + qz * gx
-            dz = qw * gz + qx * gy - qy * gx
-            qw, qx, qy, qz = qw + h * dw, qx + h * dx, qy + h * dy, qz + h * dz
-            s = 1.0 / math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
-            qw, qx, qy, qz = qw * s, qx * s, qy * s, qz * s
-            out[i] = (qw, qx, qy, qz)
-        self.q = np.array([qw, qx, qy, qz])
+        # The offline complementary filter, continued from the last orientation.
+        out = ahrs._complementary(acc, gyro_dps, 1.0 / self.rate, self.gain, 0.1, 60.0, q0=self.q)
+        self.q = out[-1].copy() if len(out) else self.q
         return out
 
 
