@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import FormatError, TakeError
 from ..take import SIDES, Event, Take, TakeMeta
 from .checks import build_feet, order_time
-from .textparse import odd_field_error, parse_body
+from .textparse import odd_field_error, parse_body, read_bytes
 
 _COL = re.compile(r"^(left|right)_(pressure_(\d+)|acc_([xyz])|gyro_([xyz])|force|cop_([xy]))\[(.*)\]$")
 _UNITS = {"pressure": {"N/cm2", "N/cm²"}, "acc": {"g"}, "gyro": {"dps"}, "force": {"N"}, "cop": {"-"}}
@@ -125,12 +125,7 @@ def _layout(path: str, names: list[str], line: int) -> tuple[int, dict, list[int
 
 def read_csv(path) -> Take:
     path = str(path)
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
+    data = read_bytes(path)
     pos, header = 0, []
     while True:
         nl = data.find(b"\n", pos)

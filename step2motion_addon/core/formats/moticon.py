@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import FormatError, TakeError
 from ..take import EVENT_CODES, EVENT_FROM_CODE, SIDES, Event, FootStream, Take, TakeMeta
 from .checks import build_feet, describe_lines, order_time
-from .textparse import odd_field_error, parse_body
+from .textparse import odd_field_error, parse_body, read_bytes
 
 DEVICE = "Moticon OpenGo"
 P_UNIT = "N/cm²"
@@ -179,12 +179,7 @@ class _Layout:
 
 def read_moticon(path) -> Take:
     path = str(path)
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
+    data = read_bytes(path)
     # Header: the leading lines starting with '#'.
     pos, header = 0, []
     while data.startswith(b"#", pos):

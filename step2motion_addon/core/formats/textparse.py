@@ -201,3 +201,14 @@ def parse_body(data: bytes, pos: int, first_line: int, names: list[str], sep: in
     else:
         body, start, stop = data[pos:end] + b"\n", 0, end - pos + 1
     return parse_table_chunked(body, start, stop, len(names), sep, path, first_line, names)
+
+
+def read_bytes(path: str) -> bytes:
+    """A text export's bytes with a UTF-8 byte-order mark dropped and CRLF line ends made LF."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    return data
