@@ -201,6 +201,7 @@ def main(argv=None) -> int:
     set_file = Path(args.out) / "model_set.json"
     info = json.loads(set_file.read_text())
     info["name"] = args.name or Path(args.out).name
+    info["sampler"]["train_timesteps"] = cfg.get("diffusion", {}).get("train_timesteps", "uniform")
     restricted = [s["name"] for s in sources if "non-commercial" in s.get("licence", "").lower()]
     info["use"] = (f"non-commercial only (trained on {', '.join(restricted)})" if restricted
                    else "commercial use allowed (all training data permits it)")

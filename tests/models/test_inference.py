@@ -171,3 +171,15 @@ def test_runtime_uses_the_orientation_filter_the_model_was_trained_with(tiny_mod
 def test_missing_metadata_is_a_clear_error(tmp_path):
     with pytest.raises(TakeError, match="model_set.json"):
         ModelSet(tmp_path)
+
+
+def test_sampling_a_schedule_trained_model_off_its_schedule_warns():
+    from pathlib import Path
+    from step2motion_addon.core.formats import load_take
+    from step2motion_addon.core.inference import ModelSet, reconstruct
+    root = Path(__file__).resolve().parents[2]
+    models = ModelSet(root / "models" / "step2motion-best")
+    assert models.meta["sampler"]["train_timesteps"] == "schedule"
+    take = load_take(root / "step2motion_addon" / "samples" / "demo_walk.s2m")
+    assert any("sampled here with 4 calls" in w for w in reconstruct(take, models, calls=4).info["warnings"])
+    assert not any("sampler timesteps" in w for w in reconstruct(take, models).info["warnings"])

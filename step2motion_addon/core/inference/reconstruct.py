@@ -106,6 +106,11 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     contact = np.clip(pose[:, list(CONTACT_COLS)], 0.0, 1.0)
     t_end = time.perf_counter()
     warnings = []
+    trained_calls = len(models.meta["sampler"]["timesteps"])
+    if (calls is not None and pose_model == "pose" and calls != trained_calls
+            and models.meta["sampler"].get("train_timesteps") == "schedule"):
+        warnings.append(f"the pose model was trained for its {trained_calls} sampler timesteps, "
+                        f"sampled here with {calls} calls: expect lower accuracy")
     if trained and feats.ahrs_backend not in ("none", trained):
         warnings.append(f"orientation filter {feats.ahrs_backend} differs from the model's {trained}")
     info = dict(sinfo, warnings=warnings, seed=seed, guidance=g, mode=mode, estimated_streams=estimated,
