@@ -35,18 +35,24 @@ class FootStats:
         self.reconnects = 0
         self.first_host: float | None = None
         self.last_host: float | None = None
+        # frame times on the host axis from the clock model (device pacing, not arrival bursts)
+        self.first_time: float | None = None
+        self.last_time: float | None = None
         self.battery: int | None = None
         self.rssi: int | None = None
         self.gaps = 0
 
     def as_dict(self, clock: FootClock) -> dict:
         span = (self.last_host - self.first_host) if self.first_host is not None else 0.0
+        dev_span = (self.last_time - self.first_time) if self.first_time is not None else 0.0
         jitter = clock.model.jitter() if clock.model.count else np.zeros(0)
         return {
             "received": self.received, "lost": self.lost, "late_or_duplicate": self.late,
             "connects": self.connects, "disconnects": self.disconnects, "reconnects": self.reconnects,
             "gaps": self.gaps,
-            "rate_hz": round((self.received - 1) / span, 3) if span > 0 else 0.0,
+            # the insole's own sampling rate; arrival rate shows the link's burstiness
+            "rate_hz": round((self.received - 1) / dev_span, 3) if dev_span > 0 else 0.0,
+            "arrival_rate_hz": round((self.received - 1) / span, 3) if span > 0 else 0.0,
             "clock_drift_ppm": round((clock.model.slope - 1.0) * 1e6, 1),
             "arrival_jitter_ms_p50": round(float(np.percentile(jitter, 50)) * 1e3, 3) if len(jitter) else None,
             "arrival_jitter_ms_p95": round(float(np.percentile(jitter, 95)) * 1e3, 3) if len(jitter) else None,
@@ -194,6 +200,10 @@ class LiveSession:
         if stats.first_host is None:
             stats.first_host = host_s
         stats.last_host = host_s
+        if np.isfinite(frame.time):
+            if stats.first_time is None:
+                stats.first_time = frame.time
+            stats.last_time = frame.time
         reason = self._pending_gap.pop(side, None)
         if reason is None and lost:
             reason = f"{lost} frame(s) lost"
