@@ -125,8 +125,7 @@ def sources(data_dir) -> list[dict]:
 
 def ahrs_backend() -> str:
     """The orientation filter extract_features uses here (recorded with the run: the runtime must match)."""
-    from step2motion_addon.core.ahrs import has_imufusion
-    return "imufusion" if has_imufusion() else "complementary"
+    return "complementary"
 
 
 def mean_offsets(clips: list[dict]) -> np.ndarray:

@@ -4,7 +4,7 @@
     python -m training.dataset build --out shards/ [--mocap ../shared/data/mocap] [--workers 1]
 
 Per clip: the simulated take at 100 Hz (pressures as uint8 in 0.25 N/cm² steps,
-IMU, force and COP float16) and the canonical motion at 30 Hz (float16 local
+IMU float16; force and COP are recomputed from the cells) and the canonical motion at 30 Hz (float16 local
 quaternions, float32 root position, float32 offsets). Shards hold no objects
 (``np.load(..., allow_pickle=False)`` works); ``manifest.json`` lists every clip
 with its source, licence, performer, category, split and simulation parameters,
@@ -30,7 +30,7 @@ import numpy as np
 
 from step2motion_addon.core.errors import TakeError
 from step2motion_addon.core.motion.bvh import load_bvh
-from step2motion_addon.core.motion.retarget import motion_from_bvh
+from step2motion_addon.core.motion.retarget import level_floor, motion_from_bvh
 from step2motion_addon.core.sim import SimParams, simulate_insoles
 
 MOTION_FPS = 30.0
@@ -71,7 +71,7 @@ def process(path_str: str, seed: int) -> tuple[dict, dict | None]:
     if info["dataset"] == "bandai" and info["category"] not in BANDAI_USABLE:
         return dict(info, rejected=f"content {info['category']!r} is not flat-ground locomotion/dance/standing"), None
     try:
-        motion = motion_from_bvh(load_bvh(path), meta=dict(info))
+        motion = level_floor(motion_from_bvh(load_bvh(path), meta=dict(info)))   # some conversions tilt the floor
     except TakeError as exc:
         return dict(info, rejected=f"unreadable: {exc}"), None
     if motion.duration < 1.0:
@@ -90,10 +90,8 @@ def process(path_str: str, seed: int) -> tuple[dict, dict | None]:
         arrays[f"{side}_pressure"] = np.clip(np.round(f.pressure / 0.25), 0, 255).astype(np.uint8)
         arrays[f"{side}_acc"] = f.acc.astype(np.float16)
         arrays[f"{side}_gyro"] = f.gyro.astype(np.float16)
-        # Force and COP equal core.insole.force_and_cop(pressure, insole_size); kept
-        # because training/data.py reads them (float16: ~4 MiB for the whole set).
-        arrays[f"{side}_force"] = f.force.astype(np.float16)
-        arrays[f"{side}_cop"] = f.cop.astype(np.float16)
+        # Force and COP are left out: they equal core.insole.force_and_cop(pressure,
+        # insole_size), which training/data.py recomputes (keeps the set under 60 MiB).
     arrays["rotations"] = m30.rotations.astype(np.float16)
     arrays["root_pos"] = m30.root_pos.astype(np.float32)
     arrays["offsets"] = motion.offsets.astype(np.float32)
@@ -132,7 +130,7 @@ def build(mocap: Path, out: Path, workers: int = 1, limit: int | None = None, se
     manifest["build_seconds"] = round(time.perf_counter() - t0, 1)
     manifest["split_rule"] = SPLIT_RULE
     manifest["format"] = ("per clip k in a shard: c{k}_left_pressure uint8 (n,16) ×0.25 N/cm²; c{k}_{side}_acc/gyro float16 "
-                          "(n,3) g, deg/s (insole frame); c{k}_{side}_force float16 N; c{k}_{side}_cop float16 (n,2); "
+                          "(n,3) g, deg/s (insole frame); "
                           "c{k}_rotations float16 (m,22,4) local w,x,y,z at 30 Hz; c{k}_root_pos float32 (m,3) m; "
                           "c{k}_offsets float32 (22,3) m; c{k}_events float32 (e,3) time, side 0/1, kind 0 heel strike/1 toe off")
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")

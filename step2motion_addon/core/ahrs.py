@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 DEG = math.pi / 180.0
-DEFAULT_GAIN = {"imufusion": 2.0, "complementary": 1.0}
+DEFAULT_GAIN = {"imufusion": 2.0, "complementary": 1.0, "start": 2.0}
 
 
 def tilt_quaternion(acc: np.ndarray) -> np.ndarray:
@@ -80,7 +80,7 @@ def _complementary(acc: np.ndarray, gyro_dps: np.ndarray, dt: float, gain: float
 
 
 def _imufusion(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, gain: float,
-               reject_deg: float) -> np.ndarray:
+               reject_deg: float, q0=None) -> np.ndarray:
     import imufusion  # optional dependency
 
     ahrs = imufusion.Ahrs()
@@ -93,7 +93,7 @@ def _imufusion(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, gain: float,
     settings.rejection_timeout = int(5 * rate)
     settings.sample_rate = rate
     ahrs.set_settings(settings)
-    ahrs.set_quaternion(tilt_quaternion(acc[0]))
+    ahrs.set_quaternion(tilt_quaternion(acc[0]) if q0 is None else np.asarray(q0, dtype=np.float64))
     ahrs.skip_startup()              # we initialised from gravity: no high-gain start ramp
     out = np.empty((acc.shape[0], 4), dtype=np.float64)
     a64 = np.ascontiguousarray(acc, dtype=np.float64)
@@ -124,6 +124,43 @@ def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float) -> np.ndarray:
     return np.median(gyro_dps[still], axis=0)
 
 
+def first_still(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, hold_s: float = 0.05) -> int | None:
+    """Index of the first sample of the first moment the foot is still (|a| ≈ 1 g, slow gyro).
+
+    Only there does the accelerometer give the tilt; takes cut from mocap (and
+    live takes started while walking) begin mid-stride, where it does not.
+    """
+    ok = (np.abs(np.linalg.norm(acc, axis=1) - 1.0) < 0.1) & (np.linalg.norm(gyro_dps, axis=1) < 50.0)
+    k = max(1, int(round(hold_s * rate)))
+    if ok.size < k:
+        return None
+    run = np.convolve(ok.astype(np.int32), np.ones(k, dtype=np.int32), mode="valid")
+    hits = np.flatnonzero(run == k)
+    return int(hits[0]) if hits.size else None
+
+
+def _start_orientation(acc, gyro_dps, rate, gain: float, passes: int = 2, span_s: float = 30.0):
+    """Orientation at sample 0, estimated from the whole start of the take.
+
+    From the first still moment (or sample 0) the gated complementary filter
+    runs back to the start, then ``passes`` times forward over the first
+    ``span_s`` seconds and back again: each pass lets the gravity direction of
+    every stance phase correct the tilt, so the start is right even when the
+    take (or a mocap clip) begins mid-stride.
+    """
+    n = min(acc.shape[0], max(int(span_s * rate), 2))
+    i0 = first_still(acc, gyro_dps, rate) or 0
+
+    def run(a, g, q0):
+        return _complementary(a, g, 1.0 / rate, gain=gain, reject_g=0.1, still_dps=60.0, q0=q0)
+
+    q = run(acc[i0::-1], -gyro_dps[i0::-1], tilt_quaternion(acc[i0]))[-1]
+    for _ in range(passes):
+        q = run(acc[:n], gyro_dps[:n], q)[-1]
+        q = run(acc[n - 1::-1], -gyro_dps[n - 1::-1], q)[-1]
+    return q
+
+
 def has_imufusion() -> bool:
     try:
         import imufusion  # noqa: F401
@@ -144,14 +181,18 @@ def estimate_orientation(acc: np.ndarray, gyro_dps: np.ndarray, rate: float,
     if acc.shape[0] == 0:
         return np.zeros((0, 4)), "none"
     if backend == "auto":
-        backend = "imufusion" if has_imufusion() else "complementary"
+        # On simulated walks with known truth the gated complementary filter keeps the
+        # tilt better than Fusion, whose acceleration rejection accepts swing-phase
+        # accelerations (docs/models.md, "Orientation filter"); Fusion stays selectable.
+        backend = "complementary"
     gyro_dps = gyro_dps - gyro_bias(acc, gyro_dps, rate)
     if gain is None:                 # best rest-entry tilt error on real Moticon files (docs/models.md)
         gain = DEFAULT_GAIN[backend]
+    q0 = _start_orientation(acc, gyro_dps, rate, DEFAULT_GAIN["start"])
     if backend == "imufusion":
-        q = _imufusion(acc, gyro_dps, rate, gain, reject_deg=10.0)
+        q = _imufusion(acc, gyro_dps, rate, gain, reject_deg=10.0, q0=q0)
     elif backend == "complementary":
-        q = _complementary(acc, gyro_dps, 1.0 / rate, gain=gain, reject_g=0.1, still_dps=60.0)
+        q = _complementary(acc, gyro_dps, 1.0 / rate, gain=gain, reject_g=0.1, still_dps=60.0, q0=q0)
     else:
         raise ValueError(f"unknown AHRS backend {backend!r}")
     q = _zero_start_yaw(q)
@@ -172,6 +213,23 @@ def yaw_of(q: np.ndarray) -> np.ndarray:
     """Heading (rad) of the body X axis projected on the ground plane."""
     m = quat_to_matrix(q)
     return np.arctan2(m[..., 1, 0], m[..., 0, 0])
+
+
+def flat_heading(q: np.ndarray, max_tilt_deg: float = 30.0) -> np.ndarray:
+    """Unwrapped heading (rad) of the insole, read only while it lies nearly flat.
+
+    The heading of the X axis is undefined when the insole stands on its toes
+    (X near vertical) and jumps by whole turns there; in stance it is exact.
+    So it is taken from the flat samples, unwrapped along them (a foot does not
+    turn by half a turn during one swing) and interpolated across the swings.
+    """
+    m = quat_to_matrix(q)
+    yaw = np.arctan2(m[..., 1, 0], m[..., 0, 0])
+    flat = np.flatnonzero(m[..., 2, 2] > math.cos(math.radians(max_tilt_deg)))
+    if flat.size < 2:
+        return np.unwrap(yaw)
+    anchored = np.unwrap(yaw[flat])
+    return np.interp(np.arange(q.shape[0]), flat, anchored)
 
 
 def _zero_start_yaw(q: np.ndarray) -> np.ndarray:

@@ -198,11 +198,13 @@ def extract_features(take: Take, rate: float = MODEL_RATE, body_mass_kg: float |
             rot = ahrs.quat_to_matrix(q)                       # insole → earth
             up = rot[:, 2, :]                                  # earth Z in the insole frame (= R^T z)
             yaw_rate = np.einsum("nj,nj->n", rot[:, 2, :], gyro)   # earth-Z component of ω (deg/s)
-            yaw = np.unwrap(ahrs.yaw_of(q))
+            yaw = ahrs.flat_heading(q)
             imu = np.concatenate([acc, gyro, up, yaw_rate[:, None], yaw[:, None]], axis=1)
             r = _resample(t, imu, grid, native, rate)
             values[:, sl[f"{side}_imu"]] = r[:, :10]
-            foot_yaw[:, si] = r[:, 10]
+            # The left insole's frame is a mirror image (+Y medial on both feet), so its
+            # filter runs in a mirrored world where turns go the other way.
+            foot_yaw[:, si] = -r[:, 10] if side == "left" else r[:, 10]
             mask[names.index(f"{side}_imu")] = True
     return Features(time=grid - start, values=values.astype(np.float32), stream_mask=mask, rate=rate,
                     body_mass_kg=float(body_mass_kg), body_mass_source=source,

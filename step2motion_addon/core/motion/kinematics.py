@@ -12,7 +12,12 @@ from . import rotations as rot
 
 
 def gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Zero-phase Gaussian smoothing along time; ``sigma`` in samples (edges reflected)."""
+    """Zero-phase Gaussian smoothing along time; ``sigma`` in samples.
+
+    Edges are point-reflected (2·x₀ − x), which continues the signal's slope: a
+    plain mirror would reverse a moving foot's velocity at the first sample and
+    double-differentiate into tens of g of false acceleration.
+    """
     x = np.asarray(x, dtype=np.float64)
     if sigma <= 0 or x.shape[0] < 3:
         return x.copy()
@@ -20,7 +25,7 @@ def gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
     k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
     k /= k.sum()
     pad = min(radius, x.shape[0] - 1)
-    xp = np.concatenate([x[pad:0:-1], x, x[-2:-pad - 2:-1]], axis=0) if pad > 0 else x
+    xp = np.concatenate([2 * x[:1] - x[pad:0:-1], x, 2 * x[-1:] - x[-2:-pad - 2:-1]], axis=0) if pad > 0 else x
     if pad < radius:                       # very short signals: edge-pad the rest
         extra = radius - pad
         xp = np.concatenate([np.repeat(xp[:1], extra, 0), xp, np.repeat(xp[-1:], extra, 0)], axis=0)
