@@ -16,6 +16,11 @@
 Functions accept a :class:`Motion` or anything with ``rotations``,
 ``root_pos``, ``offsets`` and a rate (``fps`` or ``rate``), such as a
 reconstruction, and return a new :class:`Motion`.
+
+Whole-take float64 temporaries are the memory peak of an hour-long take
+(108,000 frames: 76 MB per (T, 22, 4) array), so forward kinematics for the
+floor and the local rotations after foot locking are computed ``chunk`` frames
+at a time (:data:`CHUNK`); results do not depend on the chunk size.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ LEGS = {"left": ("LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase"),
 MAX_DROP = 0.06             # largest hip lowering for reachability, fraction of leg length
 SOFT_REACH = 0.97           # pinned legs are kept below this fraction of full extension
 CONTACT_FORCE_N = 40.0      # a foot carrying more than this is planted (≈ 6 % of body weight)
+CHUNK = 8192                # frames per chunk of the whole-take conversions
 
 
 def as_motion(m) -> Motion:
@@ -111,6 +117,29 @@ def _locals(g: np.ndarray) -> np.ndarray:
     return local
 
 
+def _continuous_locals(g: np.ndarray, chunk: int = CHUNK) -> np.ndarray:
+    """Global → local rotations, normalised and sign-continuous, written over ``g`` chunk by chunk.
+
+    ``g`` must be the caller's own array: reusing it saves two whole-take copies.
+    """
+    chunk = max(int(chunk), 1)
+    for a in range(0, len(g), chunk):
+        q = rot.make_continuous(rot.normalize(_locals(g[a:a + chunk])), axis=0)
+        if a > 0:
+            # Same hemisphere as the previous chunk's last frame, per joint.
+            q *= np.where((q[0] * g[a - 1]).sum(-1) < 0, -1.0, 1.0)[None, :, None]
+        g[a:a + chunk] = q
+    return g
+
+
+def _fk_chunks(m: Motion, chunk: int = CHUNK):
+    """(start, stop, (n, 22, 3) joint positions) of ``m``, ``chunk`` frames at a time."""
+    chunk = max(int(chunk), 1)
+    for a in range(0, m.frames, chunk):
+        b = min(a + chunk, m.frames)
+        yield a, b, Motion(m.fps, m.offsets, m.rotations[a:b], m.root_pos[a:b]).fk()
+
+
 def _lock_weights(contact: np.ndarray, fade: int, min_len: int) -> tuple[np.ndarray, np.ndarray]:
     """Per frame: weight of the lock (0…1, smooth fades) and the segment index (-1: none)."""
     n = len(contact)
@@ -165,7 +194,7 @@ def two_bone_ik(hip, knee, ankle, target, bend_hint):
 
 # -- operations -------------------------------------------------------------------------
 def foot_lock(motion, contact: np.ndarray, fade: int = 6, min_len: int = 2,
-              report: PostReport | None = None) -> Motion:
+              report: PostReport | None = None, chunk: int = CHUNK) -> Motion:
     """Pin the ball of each loaded foot (horizontally) at its mean position over the contact.
 
     ``contact``: (T, 2) bool or probabilities (> 0.5 counts) for left, right.
@@ -176,8 +205,7 @@ def foot_lock(motion, contact: np.ndarray, fade: int = 6, min_len: int = 2,
         contact = contact > 0.5
     if contact.shape != (m.frames, 2):
         raise ValueError(f"contact must be ({m.frames}, 2), got {contact.shape}")
-    pos, g = m.fk(with_rotations=True)
-    g = g.copy()
+    pos, g = m.fk(with_rotations=True)        # fresh arrays, ours to modify in place
     rep = report if report is not None else PostReport()
     forward_local = np.array([0.0, -1.0, 0.0])      # knees bend forward: the character faces −Y
     targets = {}
@@ -219,7 +247,6 @@ def foot_lock(motion, contact: np.ndarray, fade: int = 6, min_len: int = 2,
         leg = float(np.linalg.norm(m.offsets[J["LeftLeg"]]) + np.linalg.norm(m.offsets[J["LeftFoot"]]))
         smooth_drop = np.minimum(smooth_drop, MAX_DROP * leg)
         root[:, 2] -= smooth_drop
-        pos = pos.copy()
         pos[..., 2] -= smooth_drop[:, None]
         rep.notes.append(f"hips lowered up to {100 * smooth_drop.max():.1f} cm to keep locked feet reachable")
     for k, side in enumerate(("left", "right")):
@@ -247,20 +274,22 @@ def foot_lock(motion, contact: np.ndarray, fade: int = 6, min_len: int = 2,
         g_shin = rot.mul(d_shin, rot.mul(d_thigh, g[idx, knee_j]))
         g[idx, hip_j] = g_thigh
         g[idx, knee_j] = g_shin              # the foot keeps its world rotation (g unchanged)
-    local = rot.make_continuous(rot.normalize(_locals(g)), axis=0)
+    del pos
+    local = _continuous_locals(g, chunk)
     return Motion(m.fps, m.offsets.copy(), local, root, dict(m.meta))
 
 
 def ground_align(motion, contact: np.ndarray | None = None, toe_height: float = 0.0,
-                 report: PostReport | None = None) -> Motion:
+                 report: PostReport | None = None, chunk: int = CHUNK) -> Motion:
     """Shift the motion vertically so the loaded toes rest at ``toe_height`` above z = 0.
 
     The floor is the median height of the lower toe over the contact frames (all
     frames' lower 10 % when no contact is given): robust to jumps and tiptoe.
     """
     m = as_motion(motion)
-    pos = m.fk()
-    toes = pos[:, [J["LeftToeBase"], J["RightToeBase"]], 2]
+    toes = np.empty((m.frames, 2))
+    for a, b, pos in _fk_chunks(m, chunk):
+        toes[a:b] = pos[:, [J["LeftToeBase"], J["RightToeBase"]], 2]
     if contact is not None and np.asarray(contact).any():
         c = np.asarray(contact) > 0.5 if np.asarray(contact).dtype != bool else np.asarray(contact)
         floor = float(np.median(toes[c]))
@@ -294,16 +323,17 @@ def max_angular_step(motion) -> np.ndarray:
 
 
 def postprocess(motion, contact: np.ndarray | None = None, lock: bool = True, ground: bool = True,
-                toe_height: float = 0.0, smooth_sigma: float = 0.0) -> tuple[Motion, PostReport]:
-    """The standard chain: smoothing → ground alignment → foot locking."""
+                toe_height: float = 0.0, smooth_sigma: float = 0.0,
+                chunk: int = CHUNK) -> tuple[Motion, PostReport]:
+    """The standard chain: smoothing → ground alignment → foot locking (``chunk``: see :data:`CHUNK`)."""
     rep = PostReport()
     m = as_motion(motion)
     if smooth_sigma > 0:
         m = smooth(m, smooth_sigma)
     if ground:
-        m = ground_align(m, contact, toe_height, rep)
+        m = ground_align(m, contact, toe_height, rep, chunk=chunk)
     if lock and contact is not None:
-        m = foot_lock(m, contact, report=rep)
+        m = foot_lock(m, contact, report=rep, chunk=chunk)
     if any(rep.unreachable.values()):
         rep.notes.append("legs too short to reach the locked foot on " + ", ".join(
             f"{n} {s} frames" for s, n in rep.unreachable.items() if n))

@@ -119,13 +119,30 @@ def integrate_root(root: np.ndarray, start_xy=(0.0, 0.0), start_heading: float =
     return xy, psi
 
 
-def pose_to_rotations(pose: np.ndarray, psi: np.ndarray) -> np.ndarray:
-    """(T, POSE_DIM) + heading (T,) → (T, 22, 4) local quaternions wxyz (root with heading)."""
+def pose_to_rotations(pose: np.ndarray, psi: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """(T, POSE_DIM) + heading (T,) → (T, 22, 4) local quaternions wxyz (root with heading).
+
+    Works ``chunk`` frames at a time: the float64 matrices and quaternion candidates
+    of a whole hour would take over 1 GB; per chunk they take a few tens of MB. Every
+    step is per frame except sign continuity, which is carried across chunk borders,
+    so the result equals a one-shot conversion exactly.
+    """
     t = pose.shape[0]
-    m = sixd_to_matrix(pose[:, :ROT_DIM].reshape(t, N_JOINTS, 6).astype(np.float64))
-    q = rot.normalize(rot.from_matrix(m))
-    q[:, 0] = rot.mul(yaw_quat(psi), q[:, 0])
-    return rot.make_continuous(q, axis=0)
+    psi = np.asarray(psi, dtype=np.float64)
+    out = np.empty((t, N_JOINTS, 4))
+    chunk = max(int(chunk), 1)
+    for a in range(0, t, chunk):
+        b = min(a + chunk, t)
+        m = sixd_to_matrix(pose[a:b, :ROT_DIM].reshape(b - a, N_JOINTS, 6).astype(np.float64))
+        q = rot.normalize(rot.from_matrix(m))
+        del m
+        q[:, 0] = rot.mul(yaw_quat(psi[a:b]), q[:, 0])
+        q = rot.make_continuous(q, axis=0)
+        if a > 0:
+            # Same hemisphere as the previous chunk's last frame, per joint.
+            q *= np.where((q[0] * out[a - 1]).sum(-1) < 0, -1.0, 1.0)[None, :, None]
+        out[a:b] = q
+    return out
 
 
 __all__ = ["POSE_DIM", "ROOT_DIM", "TOKEN_GROUPS", "CANONICAL_PARENTS", "pose_from_motion",
