@@ -8,6 +8,11 @@ previously active action is stashed on a muted NLA track (as Blender itself
 does when switching actions) and is otherwise left alone. A linked rig is
 never edited: a library override is made (or, if that fails, a local copy)
 and the bake goes there, which the result's messages say.
+
+Long takes are stored as sampled points rather than keyframes (``key_storage``):
+an hour at 30 fps is 9.8 M keys, ≈ 0.7 GB of Blender keyframes, held twice once
+the depsgraph has evaluated the action; as samples it is ≈ 0.16 GB. Samples play
+back identically but are not editable until converted back to keys.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from .retarget import RigRest, retarget
 
 TRACK_PREFIX = "S2M "
 STASH_TRACK = "[Action Stash]"
+KEY_STORAGES = ("auto", "keyframes", "samples")
+SAMPLES_ABOVE_S = 600.0     # "auto": takes longer than 10 minutes are stored as samples
 
 
 class BakeError(Exception):
@@ -42,6 +49,18 @@ class BakeOptions:
     # Extra keyed custom properties on the mapped pose bones: name → (frames, 22) values at the
     # motion's own rate, canonical joint order (e.g. the hypotheses' spread, ``s2m_spread``).
     bone_curves: dict = field(default_factory=dict)
+    # "keyframes": editable keys; "samples": one sampled point per frame (≈ 4× less memory,
+    # not editable until converted back); "auto": samples above SAMPLES_ABOVE_S of scene time.
+    key_storage: str = "auto"
+
+
+def resolve_key_storage(key_storage: str, frames: int, fps: float) -> str:
+    """"keyframes" or "samples" for a bake of ``frames`` frames at ``fps``."""
+    if key_storage not in KEY_STORAGES:
+        raise BakeError(f"key storage must be one of {', '.join(KEY_STORAGES)}, not {key_storage!r}")
+    if key_storage != "auto":
+        return key_storage
+    return "samples" if frames > SAMPLES_ABOVE_S * fps else "keyframes"
 
 
 @dataclass
@@ -55,6 +74,7 @@ class BakeResult:
     messages: list = field(default_factory=list)
     contact: object = None              # (frames, 2) bool contacts used for foot locking, when any
     seconds: dict = field(default_factory=dict)   # stage timings filled by the caller (reports, benchmarks)
+    key_storage: str = "keyframes"      # how the action's curves are stored: "keyframes" or "samples"
 
 
 def scene_fps(scene) -> float:
@@ -143,6 +163,8 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
         m = m.resampled(fps)
     if m.frames < 1:
         raise BakeError("the motion has no frames")
+    storage = resolve_key_storage(opts.key_storage, m.frames, fps)
+    sampled = storage == "samples"
     target, msgs = editable_rig(context, arm)
     messages += msgs
     try:
@@ -167,15 +189,25 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
         messages.append(f"previous action {stashed} kept on a muted '{STASH_TRACK}' NLA track")
     action, channels = compat.new_action(opts.name, target)
     action["s2m_take"] = opts.name
-    for bone, q in res.rotations.items():
+    action["s2m_key_storage"] = storage
+    del m                               # the caller may still hold it; we no longer need it
+    for bone in list(res.rotations):
+        q = res.rotations.pop(bone)     # each bone's channels freed once written
         path = target.pose.bones[bone].path_from_id("rotation_quaternion")
         for k in range(4):
-            compat.write_fcurve(channels, path, frames, q[:, k], index=k, group=bone)
+            compat.write_fcurve(channels, path, frames, q[:, k], index=k, group=bone, samples=sampled)
+        del q
     path = target.pose.bones[res.hips_bone].path_from_id("location")
     for k in range(3):
-        compat.write_fcurve(channels, path, frames, res.location[:, k], index=k, group=res.hips_bone)
+        compat.write_fcurve(channels, path, frames, res.location[:, k], index=k, group=res.hips_bone,
+                            samples=sampled)
     if opts.bone_curves:
-        _key_bone_curves(target, channels, mapping, opts.bone_curves, src_fps, src_frames, fps, frames)
+        _key_bone_curves(target, channels, mapping, opts.bone_curves, src_fps, src_frames, fps, frames,
+                         sampled)
+    if sampled:
+        messages.append(f"{len(frames)} frames stored as sampled points to save memory: they play back as "
+                        "keys do; to edit them, Convert Take to Keyframes (Step2Motion panel) or, on the "
+                        "action in the Graph Editor, Channel > Samples to Keys")
 
     anim = target.animation_data
     for t in anim.nla_tracks:
@@ -190,10 +222,11 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
         scene.frame_start = frame0
         scene.frame_end = int(frames[-1])
     scene.frame_set(scene.frame_current)
-    return BakeResult(target, action, track, m.frames, frame0, res.scale, messages)
+    return BakeResult(target, action, track, len(frames), frame0, res.scale, messages, key_storage=storage)
 
 
-def _key_bone_curves(target, channels, mapping, curves, src_fps, src_frames, fps, frames) -> None:
+def _key_bone_curves(target, channels, mapping, curves, src_fps, src_frames, fps, frames,
+                     samples: bool = False) -> None:
     """Key per-bone custom properties, resampled from the motion's rate to the scene's frames."""
     from ..core.motion.skeleton import CANONICAL_JOINTS
     t_src = np.arange(src_frames) / src_fps
@@ -207,7 +240,7 @@ def _key_bone_curves(target, channels, mapping, curves, src_fps, src_frames, fps
             pb = target.pose.bones[bone]
             pb[prop] = float(values[:, j].mean())
             v = np.interp(t_new, t_src, values[:, j]) if len(t_src) > 1 else np.full(len(frames), values[0, j])
-            compat.write_fcurve(channels, pb.path_from_id(f'["{prop}"]'), frames, v, group=bone)
+            compat.write_fcurve(channels, pb.path_from_id(f'["{prop}"]'), frames, v, group=bone, samples=samples)
 
 
 def action_fcurves(action, arm=None) -> list:
@@ -222,6 +255,18 @@ def action_fcurves(action, arm=None) -> list:
                 if bag is not None:
                     out += list(bag.fcurves)
     return out
+
+
+def is_sampled(action) -> bool:
+    """True when the bake stored ``action`` as sampled points (see :attr:`BakeOptions.key_storage`)."""
+    return action.get("s2m_key_storage") == "samples"
+
+
+def samples_to_keyframes(action) -> int:
+    """Convert every sampled F-curve of ``action`` to linear keyframes; returns how many."""
+    done = sum(compat.samples_to_keyframes(fc) for fc in action_fcurves(action))
+    action["s2m_key_storage"] = "keyframes"
+    return done
 
 
 def make_active(arm, action) -> None:

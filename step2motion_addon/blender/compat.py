@@ -9,6 +9,9 @@
 
 Keys are always written in bulk (``keyframe_points.add`` + ``foreach_set``):
 ``keyframe_insert`` per frame is orders of magnitude slower (see bench/bench_scene.py).
+Long takes can be stored as sampled points instead (``FPoint``, 16 B per frame against
+~70 B per ``BezTriple`` key): both versions have ``FCurve.convert_to_samples`` /
+``convert_to_keyframes``, whose end frame is exclusive.
 """
 
 from __future__ import annotations
@@ -51,13 +54,21 @@ def _group(channels, name: str):
 
 def write_fcurve(channels, data_path: str, frames: np.ndarray, values: np.ndarray,
                  index: int = 0, group: str | None = None,
-                 interpolation: str = "LINEAR") -> bpy.types.FCurve:
-    """Create one F-curve and fill it with all its keys in one go."""
+                 interpolation: str = "LINEAR", samples: bool = False) -> bpy.types.FCurve:
+    """Create one F-curve and fill it with all its keys in one go.
+
+    ``samples``: store the curve as sampled points (one per frame; ``frames`` must be
+    consecutive integers). It is written as keys, then converted at once, so only one
+    curve's keys exist at a time. Samples evaluate like the linear keys they replace.
+    """
+    n = len(frames)
+    if samples and n > 1 and not (float(frames[0]).is_integer() and np.array_equal(
+            np.asarray(frames, dtype=np.float64), frames[0] + np.arange(n, dtype=np.float64))):
+        raise ValueError("sampled F-curves need one value per whole frame")
     fc = channels.fcurves.new(data_path, index=index)
     if group:
         # 4.4/4.5 channelbag.fcurves.new() takes no group name: set it afterwards.
         fc.group = _group(channels, group)
-    n = len(frames)
     kp = fc.keyframe_points
     kp.add(n)
     co = np.empty((n, 2), dtype=np.float32)
@@ -66,7 +77,29 @@ def write_fcurve(channels, data_path: str, frames: np.ndarray, values: np.ndarra
     kp.foreach_set("co", co.ravel())
     kp.foreach_set("interpolation", np.full(n, _interpolation_value(interpolation), dtype=np.int32))
     fc.update()
+    if samples and n:
+        fc.convert_to_samples(int(frames[0]), int(frames[0]) + n)     # end frame exclusive
     return fc
+
+
+def is_sampled(fc) -> bool:
+    """True when the F-curve holds sampled points rather than keyframes."""
+    return len(fc.sampled_points) > 0 and len(fc.keyframe_points) == 0
+
+
+def samples_to_keyframes(fc) -> bool:
+    """Turn a sampled F-curve back into linear keys, one per sample (editable again).
+
+    What the Graph Editor's Channel > Samples to Keys does, without needing the
+    curve to be visible there. False when there was nothing to convert.
+    """
+    pts = fc.sampled_points
+    if not is_sampled(fc):
+        return False
+    first, last = int(round(pts[0].co[0])), int(round(pts[len(pts) - 1].co[0]))
+    fc.convert_to_keyframes(first, last + 1)                          # end frame exclusive
+    fc.update()
+    return True
 
 
 def find_fcurve(owner: bpy.types.ID, data_path: str, index: int = 0):

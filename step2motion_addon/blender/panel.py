@@ -92,6 +92,7 @@ class VIEW3D_PT_step2motion_body(bpy.types.Panel):
     bl_label = "Full Body"
 
     def draw(self, context):
+        from . import bake
         from .reconstruct_op import latest_take_action, target_rig
         layout = self.layout
         s = getattr(context.scene, "step2motion_recon", None)
@@ -108,6 +109,7 @@ class VIEW3D_PT_step2motion_body(bpy.types.Panel):
         col.prop(s, "in_place")
         col.prop(s, "foot_lock")
         col.prop(s, "smooth")
+        col.prop(s, "key_storage")
 
         box = layout.box()
         box.label(text="Reconstruct", icon="MOD_ARMATURE")
@@ -120,7 +122,10 @@ class VIEW3D_PT_step2motion_body(bpy.types.Panel):
         box.operator("step2motion.reconstruct", icon="PLAY")
         box.operator("step2motion.bake_bvh", icon="IMPORT")
         box.operator("step2motion.simulate_insoles", icon="MOD_PHYSICS")
-        if arm is not None and latest_take_action(arm) is not None:
+        latest = latest_take_action(arm) if arm is not None else None
+        if latest is not None and bake.is_sampled(latest):
+            box.operator("step2motion.take_to_keyframes", icon="KEYFRAME")
+        if latest is not None:
             box.operator("step2motion.export_take", icon="EXPORT")
 
 

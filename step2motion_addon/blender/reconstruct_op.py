@@ -120,6 +120,13 @@ class STEP2MOTION_ReconSettings(bpy.types.PropertyGroup):
                                    description="Hypotheses to sample (seeds Seed, Seed+1, ...); the first is "
                                                "baked, their spread is keyed per bone as s2m_spread and "
                                                "colours the default character")
+    key_storage: bpy.props.EnumProperty(
+        name="Key Storage", default="auto",
+        items=(("auto", "Auto", "Keyframes, or samples for takes longer than 10 minutes"),
+               ("keyframes", "Keyframes", "Editable keys (about 70 bytes per channel and frame)"),
+               ("samples", "Samples", "Sampled points: about 4x less memory, play back the same; not editable "
+                                      "until converted (Convert Take to Keyframes)")),
+        description="How the baked action stores its curves")
     bone_map: bpy.props.CollectionProperty(type=STEP2MOTION_BoneMapItem)
     bone_map_index: bpy.props.IntProperty()
     bone_map_source: bpy.props.StringProperty(name="Bone Map Source")
@@ -248,7 +255,7 @@ def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int =
 
 
 def bake_reconstruction(context, take, result, arm, name: str, take_root_ob=None, foot_lock=True,
-                        smooth_sigma=0.0, in_place=False) -> bake.BakeResult:
+                        smooth_sigma=0.0, in_place=False, key_storage: str = "auto") -> bake.BakeResult:
     """Bake the first hypothesis, key the spread, flag estimated pressure, colour the default body.
 
     Used by the operator and the ``reconstruct`` command alike.
@@ -258,7 +265,7 @@ def bake_reconstruction(context, take, result, arm, name: str, take_root_ob=None
     rec = result.recs[0]
     contact = recon_run.bake_contact(take, rec, result.estimated_sides, result.check.missing_feet,
                                              result.estimated_contact)
-    opts = bake.BakeOptions()
+    opts = bake.BakeOptions(key_storage=key_storage)
     if len(result.recs) > 1:
         opts.bone_curves = {"s2m_spread": result.spread}
     res = bake_onto_target(context, arm, rec, name, contact, options=opts, foot_lock=foot_lock,
@@ -369,7 +376,8 @@ class STEP2MOTION_OT_reconstruct(bpy.types.Operator):
                                                            progress=lambda f: prog(0.8 * f))
                 arm = target_rig(context)
                 res = bake_reconstruction(context, take, result, arm, root.name.removeprefix("S2M "), root,
-                                          foot_lock=s.foot_lock, smooth_sigma=s.smooth, in_place=s.in_place)
+                                          foot_lock=s.foot_lock, smooth_sigma=s.smooth, in_place=s.in_place,
+                                          key_storage=s.key_storage)
                 prog(1.0)
         except (TakeError, bake.BakeError, OSError, ValueError) as exc:
             self.report({"ERROR"}, str(exc))
@@ -408,8 +416,8 @@ class STEP2MOTION_OT_bake_bvh(bpy.types.Operator, ImportHelper):
             motion = motion_from_bvh(load_bvh(self.filepath))
             arm = target_rig(context)
             name = os.path.basename(self.filepath).split(".")[0]
-            res = bake_onto_target(context, arm, motion, name, None, foot_lock=False,
-                                   smooth_sigma=s.smooth, in_place=s.in_place)
+            res = bake_onto_target(context, arm, motion, name, None, bake.BakeOptions(key_storage=s.key_storage),
+                                   foot_lock=False, smooth_sigma=s.smooth, in_place=s.in_place)
         except (TakeError, bake.BakeError, OSError, ValueError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -418,6 +426,26 @@ class STEP2MOTION_OT_bake_bvh(bpy.types.Operator, ImportHelper):
             insoles_follow_feet(context, root, res.armature, current_bone_map(context, res.armature).mapping)
         _report_messages(self, res.messages)
         self.report({"INFO"}, f"Baked {res.frames} frames onto {res.armature.name} as {res.action.name}")
+        return {"FINISHED"}
+
+
+class STEP2MOTION_OT_take_to_keyframes(bpy.types.Operator):
+    """Turn the latest take's sampled curves back into editable keyframes (about 4x the memory)"""
+    bl_idname = "step2motion.take_to_keyframes"
+    bl_label = "Convert Take to Keyframes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        arm = target_rig(context, create=False)
+        action = latest_take_action(arm) if arm is not None else None
+        return action is not None and bake.is_sampled(action)
+
+    def execute(self, context):
+        action = latest_take_action(target_rig(context, create=False))
+        n = bake.samples_to_keyframes(action)
+        context.scene.frame_set(context.scene.frame_current)
+        self.report({"INFO"}, f"{action.name}: {n} sampled curves converted to keyframes")
         return {"FINISHED"}
 
 
@@ -570,7 +598,8 @@ class STEP2MOTION_UL_bone_map(bpy.types.UIList):
 
 
 classes = (STEP2MOTION_BoneMapItem, STEP2MOTION_ReconSettings, STEP2MOTION_UL_bone_map,
-           STEP2MOTION_OT_reconstruct, STEP2MOTION_OT_bake_bvh, STEP2MOTION_OT_add_character,
+           STEP2MOTION_OT_reconstruct, STEP2MOTION_OT_bake_bvh, STEP2MOTION_OT_take_to_keyframes,
+           STEP2MOTION_OT_add_character,
            STEP2MOTION_OT_detect_bone_map, STEP2MOTION_OT_save_bone_map, STEP2MOTION_OT_load_bone_map,
            STEP2MOTION_OT_export_take)
 

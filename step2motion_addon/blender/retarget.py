@@ -165,11 +165,12 @@ def rest_alignment(rig: RigRest, mapping: dict, offsets: np.ndarray) -> dict:
 
 
 def retarget(motion, arm_or_rest, mapping: dict, in_place: bool = False, scale: float | None = None,
-             start_xy: np.ndarray | None = None) -> RetargetResult:
+             start_xy: np.ndarray | None = None, chunk: int = 8192) -> RetargetResult:
     """Pose-bone channels reproducing ``motion`` on the rig.
 
     ``start_xy``: world position of the hips at the first frame (default: the
-    rig's rest hips). The floor is the armature object's world z.
+    rig's rest hips). The floor is the armature object's world z. ``chunk``:
+    frames converted at a time (bounds the temporaries; same result for any value).
     """
     m = as_motion(motion)
     rig = arm_or_rest if isinstance(arm_or_rest, RigRest) else RigRest.of(arm_or_rest)
@@ -183,31 +184,48 @@ def retarget(motion, arm_or_rest, mapping: dict, in_place: bool = False, scale: 
     notes = []
     s = hip_height_ratio(rig, mapping, m.offsets) if scale is None else float(scale)
     align = rest_alignment(rig, mapping, m.offsets)
-    g = m.global_rotations()
     t_count = m.frames
     ro = rig.world_rot
     ro_q = rot.from_matrix(ro)
     rest_q = rot.from_matrix(rig.rest[:, :3, :3] / np.linalg.norm(rig.rest[:, :3, :3], axis=1, keepdims=True))
     bone_joint = {b: j for j, b in mapping.items()}
-    # Armature-space pose rotation of every bone, parents first.
-    pose = np.empty((len(rig.names), t_count, 4))
-    rotations = {}
+    # Per bone, what does not change over time: (parent, joint or None, constant rotations).
+    plan = []
     for i, name in enumerate(rig.names):
         p = rig.parents[i]
         joint = bone_joint.get(name)
         if joint is None:
-            rel = rest_q[i] if p < 0 else rot.mul(rot.conj(rest_q[p]), rest_q[i])
-            pose[i] = np.broadcast_to(rel, (t_count, 4)) if p < 0 else rot.mul(pose[p], rel[None])
-            continue
-        world_rest = rot.mul(ro_q, rest_q[i])
-        w = rot.mul(g[:, J[joint]], rot.mul(align[joint], world_rest)[None])
-        pose[i] = rot.mul(rot.conj(ro_q)[None], w)
-        if p < 0:
-            basis = rot.mul(rot.conj(rest_q[i])[None], pose[i])
+            plan.append((p, None, rest_q[i] if p < 0 else rot.mul(rot.conj(rest_q[p]), rest_q[i]), None))
         else:
-            rel = rot.mul(rot.conj(rest_q[i]), rest_q[p])
-            basis = rot.mul(rel[None], rot.mul(rot.conj(pose[p]), pose[i]))
-        rotations[name] = rot.make_continuous(rot.normalize(basis), axis=0)
+            world_rest = rot.mul(ro_q, rest_q[i])
+            local_rest = rot.conj(rest_q[i]) if p < 0 else rot.mul(rot.conj(rest_q[i]), rest_q[p])
+            plan.append((p, joint, rot.mul(align[joint], world_rest), local_rest))
+    rotations = {name: np.empty((t_count, 4)) for name in rig.names if name in bone_joint}
+    # Time chunks: the armature-space rotations of every rig bone over an hour would take
+    # (bones × 3.5 MB) for each temporary; per chunk they stay small. Only sign continuity
+    # crosses chunk borders, carried from the previous chunk's last frame.
+    chunk = max(int(chunk), 1)
+    for a in range(0, t_count, chunk):
+        b = min(a + chunk, t_count)
+        g = Motion(m.fps, m.offsets, m.rotations[a:b], m.root_pos[a:b]).global_rotations()
+        pose = np.empty((len(rig.names), b - a, 4))       # armature-space pose rotation, parents first
+        for i, name in enumerate(rig.names):
+            p, joint, const, local_rest = plan[i]
+            if joint is None:
+                pose[i] = np.broadcast_to(const, (b - a, 4)) if p < 0 else rot.mul(pose[p], const[None])
+                continue
+            w = rot.mul(g[:, J[joint]], const[None])
+            pose[i] = rot.mul(rot.conj(ro_q)[None], w)
+            if p < 0:
+                basis = rot.mul(local_rest[None], pose[i])
+            else:
+                basis = rot.mul(local_rest[None], rot.mul(rot.conj(pose[p]), pose[i]))
+            q = rot.make_continuous(rot.normalize(basis), axis=0)
+            out = rotations[name]
+            if a > 0 and np.dot(q[0], out[a - 1]) < 0:
+                q = -q
+            out[a:b] = q
+        del g, pose
     # Hips translation: scaled root path in the world, back to the bone's rest space.
     hips_i = idx[mapping["Hips"]]
     root = m.root_pos * s

@@ -28,6 +28,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--fps", type=float, default=30.0, help="scene frame rate (default 30)")
     parser.add_argument("--in-place", action="store_true", help="drop the horizontal root motion")
     parser.add_argument("--no-foot-lock", action="store_true", help="do not pin loaded feet")
+    parser.add_argument("--key-storage", choices=("auto", "keyframes", "samples"), default="auto",
+                        help="F-curve storage of the baked action: keyframes (editable), samples (about 4x "
+                             "less memory, converted back to keys in Blender when needed) or auto (samples "
+                             "for takes over 10 minutes; default)")
     # Developer option: bake a known motion instead of running the models (exercises bake/export today).
     parser.add_argument("--ground-truth", metavar="MOTION.bvh", help=argparse.SUPPRESS)
 
@@ -89,12 +93,14 @@ def run(args) -> int:
     try:
         if result is not None:
             res = reconstruct_op.bake_reconstruction(context, take, result, arm, stem, created["root"],
-                                                     foot_lock=not args.no_foot_lock, in_place=args.in_place)
+                                                     foot_lock=not args.no_foot_lock, in_place=args.in_place,
+                                                     key_storage=args.key_storage)
             contact = res.contact
         else:
             m = postprocess.as_motion(motion)
             contact = postprocess.contact_from_take(take, m.fps, m.frames)
             res = reconstruct_op.bake_onto_target(context, arm, m, stem, contact,
+                                                  bake.BakeOptions(key_storage=args.key_storage),
                                                   foot_lock=not args.no_foot_lock, in_place=args.in_place)
     except bake.BakeError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -106,6 +112,7 @@ def run(args) -> int:
     report["fps"] = bake.scene_fps(scene)
     report["scale"] = res.scale
     report["action"] = res.action.name
+    report["key_storage"] = res.key_storage
     followed = reconstruct_op.insoles_follow_feet(context, created["root"], arm,
                                                   reconstruct_op.current_bone_map(context, arm).mapping)
     report["insoles_following_feet"] = followed

@@ -69,3 +69,21 @@ def test_ground_truth_end_to_end(files):
     bpy.ops.wm.open_mainfile(filepath=str(out))
     arm = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "character")
     assert [t.name for t in arm.animation_data.nla_tracks] == ["S2M walk"]
+
+
+def test_key_storage_samples_survives_the_saved_blend(files):
+    d, take, bvh = files
+    out = d / "samples.blend"
+    code = main(["reconstruct", str(take), "--out", str(out), "--ground-truth", bvh, "--key-storage", "samples",
+                 "--bvh", str(d / "samples.bvh"), "--json", str(d / "samples.json")])
+    assert code == 0
+    rep = json.loads((d / "samples.json").read_text())
+    assert rep["key_storage"] == "samples" and rep["frames"] == 120
+    assert load_bvh(d / "samples.bvh").frames == 120
+    assert any("Samples to Keys" in w for w in rep["warnings"])
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    arm = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "character")
+    action = arm.animation_data.nla_tracks[0].strips[0].action
+    curves = bake.action_fcurves(action)
+    assert bake.is_sampled(action) and len(curves) == 91
+    assert all(len(fc.sampled_points) == 120 and len(fc.keyframe_points) == 0 for fc in curves)
