@@ -10,9 +10,12 @@
    the same take — 200 sequential denoiser calls per half-overlapping
    100-frame window with the published-size model (measured with
    ``bench_models.prepare``/``measure``, torch needed to export it).
-2. A 1-hour take through the same path in a fresh process: peak resident
-   memory (target ≤ 1 GB, Blender included) and the seconds to write the
-   baked action (target ≤ 10 s).
+2. A 1-hour take through the same path, once per key storage (sampled points,
+   what "auto" picks for an hour, and keyframes), each in a fresh process: peak
+   resident memory (target ≤ 1 GB, Blender included), also split into the
+   inference phase (load + models) and the bake phase (post-processing + action
+   written + first evaluation) by resetting the peak in between (Linux), and the
+   seconds to write the baked action (target ≤ 10 s).
 
 Model set: ``models/step2motion-best``, else ``$STEP2MOTION_MODELS``, else the
 developer smoke set ``runs/smoke/model_set`` (speed does not depend on the weights,
@@ -42,41 +45,77 @@ def model_dir() -> Path | None:
     return None
 
 
-def child(take_path: str, models: str, repeats: int) -> dict:
-    """In a fresh process: file → baked action, seconds per stage, best of ``repeats``; peak RSS."""
+def _rss_mb() -> tuple[float, float]:
+    """(current, peak since the last reset) resident memory in MB, from /proc (Linux); (nan, nan) elsewhere."""
+    out = {}
+    try:
+        with open("/proc/self/status") as f:
+            for ln in f:
+                key, _, value = ln.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = int(value.split()[0]) / 1024.0
+    except OSError:
+        pass
+    return out.get("VmRSS", float("nan")), out.get("VmHWM", float("nan"))
+
+
+def _reset_peak() -> bool:
+    """Restart the peak (VmHWM) from the current RSS, so phases get their own peaks (Linux ≥ 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def child(take_path: str, models: str, repeats: int, storage: str = "auto") -> dict:
+    """In a fresh process: file → baked action, seconds per stage, best of ``repeats``; peak RSS.
+
+    Models go through the add-on's own cache (``reconstruct_op.reconstruct_take``), loaded
+    before the clock starts, so a long take releases them before baking as the add-on does.
+    """
     import resource
 
     import bpy
 
     from step2motion_addon.blender import character, reconstruct_op
     from step2motion_addon.core.formats import load_take
-    from step2motion_addon.core.inference import ModelSet
-    from step2motion_addon.core.recon_run import run_reconstruction
 
-    ms = ModelSet(models)
     best = None
     for _ in range(repeats):
         bpy.ops.wm.read_factory_settings(use_empty=True)
         bpy.context.scene.render.fps = 30
         arm = character.create_character(bpy.context)
+        reconstruct_op.load_models(models)
+        rss_start = _rss_mb()[0]
+        phases = _reset_peak()
         t0 = time.perf_counter()
         take = load_take(take_path)
         t1 = time.perf_counter()
-        result = run_reconstruction(take, ms)
+        result, _, _ = reconstruct_op.reconstruct_take(take, models)
         t2 = time.perf_counter()
-        res = reconstruct_op.bake_reconstruction(bpy.context, take, result, arm, "bench")
+        rss_inf, peak_inf = _rss_mb()
+        phases = phases and _reset_peak()
+        res = reconstruct_op.bake_reconstruction(bpy.context, take, result, arm, "bench", key_storage=storage)
         t3 = time.perf_counter()
+        rss_bake, peak_bake = _rss_mb()
         row = {"load": t1 - t0, "inference": t2 - t1, "bake": t3 - t2, "total": t3 - t0,
                "frames": res.frames, "duration_s": result.recs[0].frames / result.recs[0].rate,
-               "windows": result.recs[0].info["windows"], **res.seconds}
+               "windows": result.recs[0].info["windows"], "key_storage": res.key_storage, **res.seconds}
+        if phases:
+            row.update(rss_start_mb=rss_start, peak_inference_mb=peak_inf, rss_after_inference_mb=rss_inf,
+                       peak_bake_mb=peak_bake, rss_after_bake_mb=rss_bake)
         if best is None or row["total"] < best["total"]:
             best = row
+        del take, result, res
     best["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return best
 
 
-def run_child(take_path: Path, models: Path, repeats: int) -> dict:
-    cmd = [sys.executable, "-m", "bench.bench_reconstruct", "--child", str(take_path), str(models), str(repeats)]
+def run_child(take_path: Path, models: Path, repeats: int, storage: str = "auto") -> dict:
+    cmd = [sys.executable, "-m", "bench.bench_reconstruct", "--child", str(take_path), str(models), str(repeats),
+           storage]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith(RESULT)]
     if not lines:
@@ -102,10 +141,10 @@ def published_seconds(frames: int, rounds: int) -> dict:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="no 1-hour take, fewer repeats")
-    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args([] if argv is None else argv)
     if args.child:
-        print(RESULT + json.dumps(child(args.child[0], args.child[1], int(args.child[2]))), flush=True)
+        print(RESULT + json.dumps(child(args.child[0], args.child[1], int(args.child[2]), args.child[3])), flush=True)
         return {}
     from step2motion_addon.core.formats import save_take
     from step2motion_addon.core.synthetic import synthetic_walk
@@ -144,16 +183,24 @@ def main(argv=None) -> dict:
             t0 = time.perf_counter()
             save_take(synthetic_walk(duration=3600.0, seed=4), hour)
             made = time.perf_counter() - t0
-            big = run_child(hour, models, 1)
-            print(f"1-hour take ({made:.0f} s to simulate and write), file → baked action in a fresh process:")
-            print(f"  load {big['load']:.1f} s, inference {big['inference']:.1f} s, bake {big['bake']:.1f} s = "
-                  f"post-processing {big['postprocess']:.1f} s + action written (retarget, keys, NLA, first "
-                  f"evaluation) {big['write_action']:.1f} s  target <= 10 s: "
-                  f"{'met' if big['write_action'] <= 10 else 'NOT met'}")
-            print(f"  peak memory {big['peak_rss_mb']:.0f} MB (Blender included)  target <= 1024 MB: "
-                  f"{'met' if big['peak_rss_mb'] <= 1024 else 'NOT met'}; "
-                  f"{big['duration_s'] / big['total']:.0f}x real time")
-            out["hour"] = big
+            print(f"1-hour take ({made:.0f} s to simulate and write), file → baked action, one fresh process "
+                  "per key storage:")
+            out["hour"] = {}
+            for storage in ("samples", "keyframes"):
+                big = run_child(hour, models, 1, storage)
+                out["hour"][storage] = big
+                print(f"  {storage}: load {big['load']:.1f} s, inference {big['inference']:.1f} s, bake "
+                      f"{big['bake']:.1f} s = post-processing {big['postprocess']:.1f} s + action written "
+                      f"(retarget, keys, NLA, first evaluation) {big['write_action']:.1f} s  target <= 10 s: "
+                      f"{'met' if big['write_action'] <= 10 else 'NOT met'}; "
+                      f"{big['duration_s'] / big['total']:.0f}x real time")
+                print(f"    peak memory {big['peak_rss_mb']:.0f} MB (Blender included)  target <= 1024 MB: "
+                      f"{'met' if big['peak_rss_mb'] <= 1024 else 'NOT met'}")
+                if "peak_bake_mb" in big:
+                    print(f"    Blender + character + models {big['rss_start_mb']:.0f} MB; peak while loading and "
+                          f"inferring {big['peak_inference_mb']:.0f} MB ({big['rss_after_inference_mb']:.0f} MB "
+                          f"after); peak while baking {big['peak_bake_mb']:.0f} MB "
+                          f"({big['rss_after_bake_mb']:.0f} MB after)")
     return out
 
 

@@ -172,9 +172,11 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
     except ValueError as exc:
         raise BakeError(f"{target.name}: {exc}") from None
     messages += res.notes
-
     frame0 = int(scene.frame_start if opts.frame_start is None else opts.frame_start)
     frames = frame0 + np.arange(m.frames, dtype=np.float64)
+    # Retargeted: the motion is no longer needed (freed here unless the caller keeps it).
+    del m, motion
+
     changed_modes = []
     for bone in res.rotations:
         pb = target.pose.bones[bone]
@@ -190,7 +192,6 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
     action, channels = compat.new_action(opts.name, target)
     action["s2m_take"] = opts.name
     action["s2m_key_storage"] = storage
-    del m                               # the caller may still hold it; we no longer need it
     for bone in list(res.rotations):
         q = res.rotations.pop(bone)     # each bone's channels freed once written
         path = target.pose.bones[bone].path_from_id("rotation_quaternion")

@@ -84,7 +84,7 @@ class RigRest:
 
 @dataclass
 class RetargetResult:
-    rotations: dict                 # bone name → (T, 4) pose-bone quaternions (w, x, y, z), continuous
+    rotations: dict                 # bone name → (T, 4) float32 pose-bone quaternions (w, x, y, z), continuous
     location: np.ndarray            # (T, 3) location channel of the hips bone
     hips_bone: str
     scale: float                    # rig size / motion size
@@ -200,7 +200,8 @@ def retarget(motion, arm_or_rest, mapping: dict, in_place: bool = False, scale: 
             world_rest = rot.mul(ro_q, rest_q[i])
             local_rest = rot.conj(rest_q[i]) if p < 0 else rot.mul(rot.conj(rest_q[i]), rest_q[p])
             plan.append((p, joint, rot.mul(align[joint], world_rest), local_rest))
-    rotations = {name: np.empty((t_count, 4)) for name in rig.names if name in bone_joint}
+    # float32 like Blender's keys: half the memory, the same keys once written.
+    rotations = {name: np.empty((t_count, 4), dtype=np.float32) for name in rig.names if name in bone_joint}
     # Time chunks: the armature-space rotations of every rig bone over an hour would take
     # (bones × 3.5 MB) for each temporary; per chunk they stay small. Only sign continuity
     # crosses chunk borders, carried from the previous chunk's last frame.

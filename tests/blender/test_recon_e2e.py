@@ -189,3 +189,22 @@ def test_exported_bvh_reimports_with_the_same_frame_count(baked, tmp_path):
     res = baked["res"]
     path = export.export_take(bpy.context, "bvh", str(tmp_path / "demo.bvh"), res.armature, res.action)
     assert load_bvh(path).frames == res.frames
+
+
+def test_long_take_releases_the_models_and_bakes_samples(demo, monkeypatch, empty_scene):
+    """Past the long-take limit (lowered here to the demo's length) the cached model sessions are
+    dropped before baking and "auto" stores samples; below it the cache stays."""
+    take, result, path = demo
+    assert reconstruct_op._MODEL_CACHE                  # the fixture's run kept its models
+    rec = result.recs[0]
+    monkeypatch.setattr(bake, "SAMPLES_ABOVE_S", 0.5 * rec.frames / rec.rate)
+    long_result, _, _ = reconstruct_op.reconstruct_take(take, str(path), seed=0, samples=1)
+    assert not reconstruct_op._MODEL_CACHE
+    assert np.array_equal(long_result.recs[0].rotations, rec.rotations)    # same result, same seed
+    empty_scene.render.fps = 30
+    arm = character.create_character(bpy.context, with_mesh=False)
+    res = reconstruct_op.bake_reconstruction(bpy.context, take, long_result, arm, "long")
+    assert res.key_storage == "samples" and bake.is_sampled(res.action)
+    monkeypatch.undo()
+    reconstruct_op.reconstruct_take(take, str(path), seed=0, samples=1)
+    assert reconstruct_op._MODEL_CACHE
