@@ -207,8 +207,7 @@ def bake_motion(context, arm, motion, bone_map, options: BakeOptions | None = No
                          sampled)
     if sampled:
         messages.append(f"{len(frames)} frames stored as sampled points to save memory: they play back as "
-                        "keys do; to edit them, Convert Take to Keyframes (Step2Motion panel) or, on the "
-                        "action in the Graph Editor, Channel > Samples to Keys")
+                        "keys do; to edit them as keys, Convert Take to Keyframes (Step2Motion panel)")
 
     anim = target.animation_data
     for t in anim.nla_tracks:

@@ -80,7 +80,7 @@ def test_key_storage_samples_survives_the_saved_blend(files):
     rep = json.loads((d / "samples.json").read_text())
     assert rep["key_storage"] == "samples" and rep["frames"] == 120
     assert load_bvh(d / "samples.bvh").frames == 120
-    assert any("Samples to Keys" in w for w in rep["warnings"])
+    assert any("Convert Take to Keyframes" in w for w in rep["warnings"])
     bpy.ops.wm.open_mainfile(filepath=str(out))
     arm = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "character")
     action = arm.animation_data.nla_tracks[0].strips[0].action

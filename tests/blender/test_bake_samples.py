@@ -70,7 +70,7 @@ def test_samples_play_back_like_keyframes(empty_scene):
 
     res = _bake(arm, "samples", "samples")
     assert res.key_storage == "samples" and bake.is_sampled(res.action)
-    assert any("Samples to Keys" in m for m in res.messages)
+    assert any("Convert Take to Keyframes" in m for m in res.messages)
     curves = bake.action_fcurves(res.action)
     assert len(curves) == len(bake.action_fcurves(keyed.action)) == 22 * 4 + 3
     for fc in curves:
