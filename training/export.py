@@ -174,6 +174,8 @@ def main(argv=None) -> int:
     ap.add_argument("--offsets", help="JSON (22×3) rest offsets of the output skeleton; default: the run's")
     ap.add_argument("--int8", action="store_true", help="dynamic int8 weights (see docs/models.md for the cost)")
     ap.add_argument("--name", help="model set name shown to users (default: the output folder's name)")
+    ap.add_argument("--root-heading", default="model", choices=("model", "feet", "fused"),
+                    help="where the runtime takes the facing direction from (docs/models.md, root drift)")
     ap.add_argument("--evaluation", nargs="*", default=[],
                     help="metrics JSON files (training.evaluate --json) to embed in model_set.json")
     args = ap.parse_args(argv)
@@ -201,6 +203,7 @@ def main(argv=None) -> int:
     set_file = Path(args.out) / "model_set.json"
     info = json.loads(set_file.read_text())
     info["name"] = args.name or Path(args.out).name
+    info["root_heading"] = args.root_heading
     info["sampler"]["train_timesteps"] = cfg.get("diffusion", {}).get("train_timesteps", "uniform")
     restricted = [s["name"] for s in sources if "non-commercial" in s.get("licence", "").lower()]
     info["use"] = (f"non-commercial only (trained on {', '.join(restricted)})" if restricted

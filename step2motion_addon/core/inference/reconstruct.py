@@ -10,6 +10,7 @@ import numpy as np
 
 from ..ahrs import has_imufusion
 from ..features import STREAMS, Features, extract_features
+from .heading import heading_changes
 from .model_set import ModelSet
 from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
 from .sampler import cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take, window_starts
@@ -35,7 +36,7 @@ class Reconstruction:
 def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: float | None = None,
                 mode: str = "batched", max_batch: int = 32, progress=None, cancel=None,
                 calls: int | None = None, pose_model: str = "pose",
-                estimate_pressure: bool = True) -> Reconstruction:
+                estimate_pressure: bool = True, heading: str | None = None) -> Reconstruction:
     """Reconstruct the wearer's motion from a take (or its precomputed :class:`Features`).
 
     ``progress(done, total)`` is called after every denoiser step; ``cancel`` is a
@@ -45,6 +46,9 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     ``pose_model="mlp"|"transformer"`` uses a baseline regressor of the model set
     instead of the diffusion model (side-by-side evaluation; same everything else).
     ``estimate_pressure=False`` leaves missing pressure streams missing (ablations).
+    ``heading``: where the facing direction comes from — ``"model"`` (the root model's
+    turn rate), ``"feet"`` (the insoles' own headings) or ``"fused"``; default: the
+    model set's ``root_heading`` (see :mod:`.heading`).
     """
     t0 = time.perf_counter()
     trained = models.meta["features"].get("ahrs_backend")
@@ -98,6 +102,9 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
         root = models.root_norm.invert(regress_take(lambda x: models.run("root", imu=x),
                                                     cond[:, models.imu_columns], models.window, models.offline_hop))
         root[0] = 0.0
+        heading = heading or models.meta.get("root_heading", "model")
+        imu_feet = np.array([mask[names.index(n)] > 0 for n in ("left_imu", "right_imu")])
+        root[:, 2] = heading_changes(heading, root[:, 2], feats.foot_yaw, imu_feet, models.rate)
     else:
         root = np.zeros((feats.frames, 3), dtype=np.float32)
     xy, psi = integrate_root(root)
@@ -114,7 +121,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     if trained and feats.ahrs_backend not in ("none", trained):
         warnings.append(f"orientation filter {feats.ahrs_backend} differs from the model's {trained}")
     info = dict(sinfo, warnings=warnings, seed=seed, guidance=g, mode=mode, estimated_streams=estimated,
-                pose_model=pose_model,
+                pose_model=pose_model, heading_source=heading or "none",
                 body_mass_kg=feats.body_mass_kg, body_mass_source=feats.body_mass_source,
                 ahrs_backend=feats.ahrs_backend,
                 seconds={"features": t_feat - t0, "pose": t_pose - t_feat, "root": t_end - t_pose,

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Heading sources for the root integration: model turn rate, insoles' headings, fused."""
+
+import numpy as np
+import pytest
+
+from step2motion_addon.core.inference.heading import fuse_heading, heading_changes
+
+
+def test_feet_heading_follows_a_turn_the_model_misses():
+    rate, n = 30.0, 300
+    true = np.linspace(0.0, np.pi / 2, n)                        # a 90° turn over 10 s
+    feet = np.stack([true + 0.1 * np.sin(np.arange(n)), true - 0.1 * np.sin(np.arange(n))], 1)
+    model = np.zeros(n)                                          # a model that never turns
+    both = np.array([True, True])
+    assert np.cumsum(heading_changes("model", model, feet, both, rate))[-1] == pytest.approx(0.0)
+    assert np.cumsum(heading_changes("feet", model, feet, both, rate))[-1] == pytest.approx(np.pi / 2, abs=1e-6)
+    fused = np.cumsum(heading_changes("fused", model, feet, both, rate, tau_s=1.0))[-1]
+    assert abs(fused - np.pi / 2) < 0.2          # lags by about τ × turn rate (0.16 rad here)
+
+
+def test_fused_keeps_the_models_fast_turns_and_the_feets_slow_truth():
+    rate, n = 30.0, 600
+    true = np.cumsum(np.where(np.arange(n) % 150 < 10, 0.05, 0.0))  # quick turns, then straight
+    model = np.diff(true, prepend=0.0) + 0.002                   # biased: drifts 1.2 rad over the take
+    feet = np.stack([true, true], 1) + np.random.default_rng(0).normal(0, 0.05, (n, 2))
+    fused = fuse_heading(model, feet.mean(1), rate, tau_s=2.0)
+    assert abs(fused[-1] - true[-1]) < 0.15 < abs(np.cumsum(model)[-1] - true[-1])
+
+
+def test_one_insole_without_imu_and_none():
+    n = 50
+    feet = np.stack([np.linspace(0, 1, n), np.full(n, 9.0)], 1)   # right column is garbage: no IMU
+    out = heading_changes("feet", np.zeros(n), feet, np.array([True, False]), 30.0)
+    assert np.cumsum(out)[-1] == pytest.approx(1.0)
+    model = np.full(n, 0.01)
+    assert np.allclose(heading_changes("feet", model, feet, np.array([False, False]), 30.0), model)
+    with pytest.raises(ValueError, match="heading source"):
+        heading_changes("compass", model, feet, np.array([True, True]), 30.0)
