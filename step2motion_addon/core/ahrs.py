@@ -5,12 +5,15 @@ Two interchangeable estimators, both returning quaternions (w, x, y, z) that
 rotate the insole frame into an earth frame with +Z up and the heading (yaw)
 of the first sample as zero, so heading is relative to the start of the take:
 
-* ``imufusion`` (x-io's Fusion AHRS, C extension) when it is installed;
 * a complementary filter written here (Mahony-style proportional correction of
-  the gyro integration towards the accelerometer's gravity direction) so the
-  add-on still works when the wheel is not bundled.
+  the gyro integration towards the accelerometer's gravity direction, only while
+  the foot measures gravity): the default, because it keeps the tilt better over
+  whole strides;
+* ``imufusion`` (x-io's Fusion AHRS, C extension), selectable when installed.
 
-docs/models.md compares them on real Moticon recordings.
+Both start from an orientation estimated over the start of the take
+(:func:`_start_orientation`). docs/models.md compares them on real Moticon
+recordings and on simulated strides with known truth.
 """
 
 from __future__ import annotations
