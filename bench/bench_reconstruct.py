@@ -16,6 +16,10 @@
    inference phase (load + models) and the bake phase (post-processing + action
    written + first evaluation) by resetting the peak in between (Linux), and the
    seconds to write the baked action (target ≤ 10 s).
+3. ``--stages [TAKE]`` (no timing reference): the 1-hour take (or ``TAKE``) once, with sampled
+   points, in a fresh process; peak and resident memory around each stage (functions wrapped,
+   the kernel's high-water mark restarted at each stage's start; a nested stage's peak also
+   counts for its caller), to find what sets the process's peak.
 
 Model set: ``models/step2motion-best``, else ``$STEP2MOTION_MODELS``, else the
 developer smoke set ``runs/smoke/model_set`` (speed does not depend on the weights,
@@ -116,9 +120,93 @@ def child(take_path: str, models: str, repeats: int, storage: str = "auto") -> d
     return best
 
 
-def run_child(take_path: Path, models: Path, repeats: int, storage: str = "auto") -> dict:
-    cmd = [sys.executable, "-m", "bench.bench_reconstruct", "--child", str(take_path), str(models), str(repeats),
-           storage]
+class _Stages:
+    """Peak resident memory per wrapped function (Linux). A stage's peak is the high-water
+    mark since its start; the mark is restarted at each stage's start, so the peaks seen in
+    nested stages are folded back into every enclosing one."""
+
+    def __init__(self):
+        self.stack: list = []
+        self.rows: dict = {}
+        self.order: list = []
+
+    def _mark(self, peak: float) -> None:
+        for frame in self.stack:
+            frame["peak"] = max(frame["peak"], peak)
+
+    def wrap(self, module, attr: str, label: str | None = None) -> None:
+        import functools
+        fn = getattr(module, attr)
+        label = label or f"{module.__name__.rsplit('.', 1)[-1]}.{attr}"
+
+        @functools.wraps(fn)
+        def wrapped(*a, **kw):
+            if label not in self.rows:           # listed in the order the stages start
+                self.order.append(label)
+                self.rows[label] = {"calls": 0, "peak_mb": 0.0, "over_start_mb": 0.0, "seconds": 0.0,
+                                    "depth": len(self.stack)}
+            self._mark(_rss_mb()[1])
+            _reset_peak()
+            rss0 = _rss_mb()[0]
+            frame = {"peak": rss0}
+            self.stack.append(frame)
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                frame["peak"] = max(frame["peak"], _rss_mb()[1])
+                self.stack.pop()
+                self._mark(frame["peak"])
+                row = self.rows[label]
+                row["calls"] += 1
+                row["peak_mb"] = max(row["peak_mb"], frame["peak"])
+                row["over_start_mb"] = max(row["over_start_mb"], frame["peak"] - rss0)
+                row["rss_before_mb"] = rss0
+                row["rss_after_mb"] = _rss_mb()[0]
+                row["seconds"] += time.perf_counter() - t0
+
+        setattr(module, attr, wrapped)
+
+
+def stages_child(take_path: str, models: str, storage: str = "samples") -> dict:
+    """File → baked action once, peak memory stage by stage (see :class:`_Stages`)."""
+    import bpy
+
+    from step2motion_addon.blender import bake, character, reconstruct_op
+    import importlib
+
+    from step2motion_addon.core import ahrs, features, formats, inference, postprocess, recon_run
+    reconstruct = importlib.import_module("step2motion_addon.core.inference.reconstruct")
+
+    st = _Stages()
+    for module, attr in ((formats, "load_take"), (recon_run, "check_take"), (features, "extract_features"),
+                         (features, "_resample"), (ahrs, "estimate_orientation"), (ahrs, "gyro_bias"),
+                         (ahrs, "_start_orientation"), (ahrs, "_complementary"), (ahrs, "flat_heading"),
+                         (inference, "reconstruct"), (reconstruct, "sample_take"), (reconstruct, "regress_take"),
+                         (reconstruct, "heading_changes"), (reconstruct, "pose_to_rotations"),
+                         (recon_run, "hypothesis_spread"), (reconstruct_op, "release_models"),
+                         (reconstruct_op, "prepare_motion"), (postprocess, "postprocess"), (bake, "retarget"),
+                         (bake, "bake_motion")):
+        st.wrap(module, attr)
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.scene.render.fps = 30
+    arm = character.create_character(bpy.context)
+    reconstruct_op.load_models(models)
+    start = _rss_mb()[0]
+    _reset_peak()
+    take = formats.load_take(take_path)
+    result, _, _ = reconstruct_op.reconstruct_take(take, models)
+    after_inference = _rss_mb()[0]
+    res = reconstruct_op.bake_reconstruction(bpy.context, take, result, arm, "bench", key_storage=storage)
+    out = {"rss_start_mb": start, "rss_after_inference_mb": after_inference, "rss_end_mb": _rss_mb()[0],
+           "peak_mb": max(r["peak_mb"] for r in st.rows.values()), "frames": res.frames,
+           "key_storage": res.key_storage, "stages": [dict(st.rows[k], stage=k) for k in st.order]}
+    return out
+
+
+def run_child(take_path: Path, models: Path, repeats: int, storage: str = "auto", stages: bool = False) -> dict:
+    cmd = [sys.executable, "-m", "bench.bench_reconstruct", "--stages-child" if stages else "--child",
+           str(take_path), str(models), str(repeats), storage]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith(RESULT)]
     if not lines:
@@ -144,11 +232,20 @@ def published_seconds(frames: int, rounds: int) -> dict:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="no 1-hour take, fewer repeats")
+    ap.add_argument("--stages", nargs="?", const="", metavar="TAKE",
+                    help="only the 1-hour take (or TAKE), peak memory stage by stage")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--stages-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args([] if argv is None else argv)
     if args.child:
         print(RESULT + json.dumps(child(args.child[0], args.child[1], int(args.child[2]), args.child[3])), flush=True)
         return {}
+    if args.stages_child:
+        a = args.stages_child
+        print(RESULT + json.dumps(stages_child(a[0], a[1], a[3])), flush=True)
+        return {}
+    if args.stages is not None:
+        return stages_main(args.stages)
     from step2motion_addon.core.formats import save_take
     from step2motion_addon.core.synthetic import synthetic_walk
 
@@ -204,6 +301,32 @@ def main(argv=None) -> dict:
                           f"inferring {big['peak_inference_mb']:.0f} MB ({big['rss_after_inference_mb']:.0f} MB "
                           f"after); peak while baking {big['peak_bake_mb']:.0f} MB "
                           f"({big['rss_after_bake_mb']:.0f} MB after)")
+    return out
+
+
+def stages_main(take: str) -> dict:
+    from step2motion_addon.core.formats import save_take
+    from step2motion_addon.core.synthetic import synthetic_walk
+
+    models = model_dir()
+    if models is None:
+        print("no model set: skipped")
+        return {}
+    with tempfile.TemporaryDirectory() as d:
+        if not take:
+            take = str(Path(d) / "walk_1h.s2m")
+            save_take(synthetic_walk(duration=3600.0, seed=4), take)
+        out = run_child(Path(take), models, 1, "samples", stages=True)
+    print(f"{Path(take).name}: {out['frames']} frames, {out['key_storage']}; MB resident, Blender included "
+          f"(Blender + character + models {out['rss_start_mb']:.0f} MB)")
+    print(f"  {'stage (nested: indented)':<44s} {'calls':>5s} {'peak':>6s} {'+start':>6s} {'before':>6s} "
+          f"{'after':>6s} {'s':>6s}")
+    for r in out["stages"]:
+        print(f"  {'  ' * r['depth'] + r['stage']:<44s} {r['calls']:5d} {r['peak_mb']:6.0f} "
+              f"{r['over_start_mb']:6.0f} {r['rss_before_mb']:6.0f} {r['rss_after_mb']:6.0f} {r['seconds']:6.1f}")
+    print(f"  end of inference {out['rss_after_inference_mb']:.0f} MB, end {out['rss_end_mb']:.0f} MB; "
+          f"process peak {out['peak_mb']:.0f} MB  target <= 1024 MB: "
+          f"{'met' if out['peak_mb'] <= 1024 else 'NOT met'}")
     return out
 
 
