@@ -125,46 +125,126 @@ def ddim_windows(denoise, memory: np.ndarray, noise_windows: np.ndarray, timeste
     return x0
 
 
+class NoiseRows:
+    """The take's shared noise field (rows = frames), drawn block by block as windows advance.
+
+    ``standard_normal`` fills rows in order and keeps no state between calls, so drawing
+    ``block`` rows at a time gives exactly the numbers of one whole-take draw (then cast to
+    float32, as before); only rows from the oldest window still asked for are held, not the
+    whole take's (an hour: 117 MB in float64).
+    """
+
+    def __init__(self, seed: int, rows: int, dim: int, block: int = 8192):
+        self._rng = np.random.default_rng(seed)
+        self.rows, self.dim, self.block = rows, dim, max(1, int(block))
+        self._first = 0                          # take row of self._held[0]
+        self._drawn = 0                          # rows drawn so far (held: _first.._drawn)
+        self._low = 0                            # the latest call's first row
+        self._held = np.empty((0, dim), dtype=np.float32)
+
+    def take(self, a: int, b: int) -> np.ndarray:
+        """Rows [a, b); ``a`` never goes back before an earlier call's ``a``."""
+        if a < self._low or b > self.rows or b < a:
+            raise ValueError(f"noise rows {a}..{b} outside {self._low}..{self.rows}")
+        self._low = a
+        if b <= self._drawn:                     # already held: no copy
+            return self._held[a - self._first:b - self._first]
+        parts = [self._held[a - self._first:]]
+        while self._drawn < b:
+            n = min(self.block, self.rows - self._drawn)
+            rows = self._rng.standard_normal((n, self.dim)).astype(np.float32)
+            parts.append(rows[max(a - self._drawn, 0):])     # rows before ``a`` are drawn, not kept
+            self._drawn += n
+        self._first = a
+        # A fresh array: the rows before ``a`` are freed, not kept alive by a view.
+        self._held = np.concatenate(parts)
+        return self._held[:b - a]
+
+
+class _Stitcher:
+    """:func:`stitch`, batch by batch: frames are finished once no later window covers them.
+
+    Sums and weights stay float64 and are added in the same window order as :func:`stitch`;
+    only the finished frames are stored, in float32 (≤ 1 float32 ulp from the float64 result),
+    so the whole take's float64 sum, its quotient and the windows are never held at once.
+    """
+
+    def __init__(self, starts: list[int], window: int, frames: int, dim: int):
+        self.starts, self.window, self.frames = starts, window, frames
+        self.weights = blend_weights(starts, window, frames)
+        self.out = np.empty((frames, dim), dtype=np.float32)
+        self._first = 0                          # take frame of self._total[0]
+        self._total = np.zeros((0, dim))
+        self._norm = np.zeros((0, 1))
+
+    def add(self, i0: int, windows: np.ndarray) -> None:
+        """Windows ``i0, i0 + 1, …`` (in order, float32 as the sampler stores them)."""
+        nxt = i0 + windows.shape[0]
+        end = self.starts[nxt - 1] + self.window
+        done = min(self.starts[nxt] if nxt < len(self.starts) else end, self.frames)
+        grow = max(end, done) - self._first - self._total.shape[0]
+        if grow > 0:
+            self._total = np.concatenate([self._total, np.zeros((grow, self._total.shape[1]))])
+            self._norm = np.concatenate([self._norm, np.zeros((grow, 1))])
+        for j in range(windows.shape[0]):
+            i = i0 + j
+            a = self.starts[i] - self._first
+            self._total[a:a + self.window] += windows[j] * self.weights[i, :, None]
+            self._norm[a:a + self.window, 0] += self.weights[i]
+        k = done - self._first
+        if k > 0:
+            self.out[self._first:done] = self._total[:k] / self._norm[:k]
+            self._total, self._norm = self._total[k:].copy(), self._norm[k:].copy()
+            self._first = done
+
+
 def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int, hop: int, timesteps, alphas,
                 pose_dim: int, seed: int = 0, guidance: float = 1.0, mode: str = "batched",
                 max_batch: int = 32, progress=None, cancel=None,
-                offline_hop: int | None = None) -> tuple[np.ndarray, dict]:
-    """Normalised poses (frames, pose_dim) for a normalised condition sequence (frames, F).
+                offline_hop: int | None = None, noise_block: int = 8192) -> tuple[np.ndarray, dict]:
+    """Normalised poses (frames, pose_dim) float32 for a normalised condition sequence (frames, F).
 
     ``encode(cond, cond_mask) -> memory`` runs once per window (the sensor
     streams do not change between denoiser calls); ``denoise(x_t, t, memory)``
     runs len(timesteps) times per batch of windows. Offline windows advance by
     ``offline_hop`` (default ``hop``), streaming windows by ``hop``.
+    Memory stays bounded on hour-long takes: the noise is drawn ``noise_block`` rows at a
+    time (same numbers for a seed whatever the block), windows are gathered per batch and
+    stitched as they come.
     """
     frames = cond.shape[0]
     step = hop if mode == "sequential" or offline_hop is None else offline_hop
     starts = window_starts(frames, window, step)
     padded = pad_to(cond, starts[-1] + window)
-    noise = np.random.default_rng(seed).standard_normal((padded.shape[0], pose_dim)).astype(np.float32)
-    cw = gather_windows(padded, starts, window)
-    nw = gather_windows(noise, starts, window)
+    noise = NoiseRows(seed, padded.shape[0], pose_dim, noise_block)
     mask = mask.astype(np.float32)
     per_batch = len(timesteps) * (1 if guidance == 1.0 else 2)
 
-    def memories(sl):
-        n = cw[sl].shape[0]
-        mem = encode(cw[sl], np.broadcast_to(mask, (n, mask.shape[-1])))
-        null = encode(cw[sl], np.zeros((n, mask.shape[-1]), np.float32)) if guidance != 1.0 else None
-        return mem, null
+    def batch(sl):
+        """Condition windows' encoder memories and noise windows of the windows in ``sl``."""
+        first, last = starts[sl.start], starts[sl.stop - 1]
+        cw = gather_windows(padded, starts[sl], window)
+        n = cw.shape[0]
+        mem = encode(cw, np.broadcast_to(mask, (n, mask.shape[-1])))
+        null = encode(cw, np.zeros((n, mask.shape[-1]), np.float32)) if guidance != 1.0 else None
+        rows = noise.take(first, last + window)
+        nw = gather_windows(rows, [s - first for s in starts[sl]], window)
+        return mem, null, nw
 
     if mode == "batched":
-        chunks = [slice(s, s + max_batch) for s in range(0, len(starts), max_batch)]
-        out = np.empty((len(starts), window, pose_dim), dtype=np.float32)
+        chunks = [slice(s, min(s + max_batch, len(starts))) for s in range(0, len(starts), max_batch)]
+        stitcher = _Stitcher(starts, window, frames, pose_dim)
         total = len(timesteps) * len(chunks)
-        for c, sl in enumerate(chunks):         # memory stays bounded on hour-long takes
+        for c, sl in enumerate(chunks):
             def prog(k, n, c=c):
                 if progress is not None:
                     progress(c * len(timesteps) + k, total)
-            mem, null = memories(sl)
-            out[sl] = ddim_windows(denoise, mem, nw[sl], timesteps, alphas, guidance, null, prog, cancel)
-        poses = stitch(out, starts, frames)
-        return poses, {"windows": len(starts), "hop": step, "encoder_calls": len(chunks),
-                       "denoiser_calls": per_batch * len(chunks)}
+            mem, null, nw = batch(sl)
+            out = ddim_windows(denoise, mem, nw, timesteps, alphas, guidance, null, prog, cancel)
+            stitcher.add(sl.start, np.asarray(out, dtype=np.float32))
+            del mem, null, nw, out
+        return stitcher.out, {"windows": len(starts), "hop": step, "encoder_calls": len(chunks),
+                              "denoiser_calls": per_batch * len(chunks)}
     if mode != "sequential":
         raise ValueError(f"unknown sampling mode {mode!r}")
     result = np.zeros((padded.shape[0], pose_dim), dtype=np.float32)
@@ -179,8 +259,8 @@ def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int
             if progress is not None:
                 progress(i * len(timesteps) + k, total)
 
-        mem, null = memories(slice(i, i + 1))
-        out = ddim_windows(denoise, mem, nw[i:i + 1], timesteps, alphas, guidance, null, prog, cancel,
+        mem, null, nw = batch(slice(i, i + 1))
+        out = ddim_windows(denoise, mem, nw, timesteps, alphas, guidance, null, prog, cancel,
                            known, kf)[0]
         result[s + kf:s + window] = out[kf:]
         if i == 0:
