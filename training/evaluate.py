@@ -94,7 +94,8 @@ def drop_streams(features, which: str):
 
 
 def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose",
-                  drop: str | None = None) -> dict:
+                  drop: str | None = None, heading_source: str | None = None,
+                  translation: str | None = None) -> dict:
     """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root."""
     from step2motion_addon.core.features import extract_features
     from step2motion_addon.core.inference import reconstruct
@@ -103,7 +104,7 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     if drop:
         source = drop_streams(extract_features(take, rate=models.rate), drop)
     r = reconstruct(source, models, seed=seed, calls=calls, pose_model=pose_model,
-                    estimate_pressure=drop is None)
+                    estimate_pressure=drop is None, heading=heading_source, translation=translation)
     m = motion.resampled(r.rate)
     n = min(r.frames, m.frames)
     zero = np.zeros((n, 3))
@@ -239,6 +240,10 @@ def main(argv=None) -> int:
     ap.add_argument("--pose-model", default="pose", choices=("pose", "mlp", "transformer"),
                     help="the diffusion model or a baseline regressor of the same model set")
     ap.add_argument("--drop", choices=("pressure", "imu"), help="ablation: these sensor streams absent")
+    ap.add_argument("--heading", choices=("model", "feet", "fused"),
+                    help="root heading source (default: the model set's root_heading)")
+    ap.add_argument("--translation", choices=("model", "fused"),
+                    help="root translation source (default: the model set's root_translation)")
     ap.add_argument("--json", "--out", dest="out", help="write the metrics JSON here")
     args = ap.parse_args(argv)
     from pathlib import Path
@@ -256,14 +261,16 @@ def main(argv=None) -> int:
     else:
         from . import data
         clips = data.iter_clips(args.data, args.split, args.limit)
-    per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model, args.drop),
+    per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model, args.drop,
+                                   args.heading, args.translation),
                      clip=e["clip"], category=e.get("category", "all"))
                 for take, motion, e in clips]
     if not per_clip:
         raise SystemExit(f"no clips in split {args.split!r}")
     res = pooled(per_clip)
     res.update(split=args.split if args.data else "mocap", pose_model=args.pose_model, models=models_dir,
-               drop=args.drop or "none",
+               drop=args.drop or "none", heading=args.heading or models.meta.get("root_heading", "model"),
+               translation=args.translation or models.meta.get("root_translation", "model"),
                calls=(args.calls or len(models.meta["sampler"]["timesteps"])) if args.pose_model == "pose" else 0)
     _print(res)
     if args.out:

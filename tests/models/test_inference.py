@@ -183,3 +183,13 @@ def test_sampling_a_schedule_trained_model_off_its_schedule_warns():
     take = load_take(root / "step2motion_addon" / "samples" / "demo_walk.s2m")
     assert any("sampled here with 4 calls" in w for w in reconstruct(take, models, calls=4).info["warnings"])
     assert not any("sampler timesteps" in w for w in reconstruct(take, models).info["warnings"])
+
+
+def test_translation_source_only_moves_the_root(models, take):
+    a = reconstruct(take, models, seed=1, translation="model")
+    b = reconstruct(take, models, seed=1, translation="fused")
+    assert a.info["translation_source"] == "model" and b.info["translation_source"] == "fused"
+    assert np.array_equal(a.rotations, b.rotations) and np.array_equal(a.root_pos[:, 2], b.root_pos[:, 2])
+    assert not np.allclose(a.root_pos[:, :2], b.root_pos[:, :2])      # the walk's planted feet moved it
+    with pytest.raises(ValueError, match="translation"):
+        reconstruct(take, models, translation="gps")

@@ -12,6 +12,7 @@ from ..ahrs import has_imufusion
 from ..features import STREAMS, Features, extract_features
 from .heading import heading_changes
 from .model_set import ModelSet
+from .odometry import TRANSLATION_SOURCES, fused_translation
 from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
 from .sampler import cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take, window_starts
 
@@ -36,7 +37,8 @@ class Reconstruction:
 def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: float | None = None,
                 mode: str = "batched", max_batch: int = 32, progress=None, cancel=None,
                 calls: int | None = None, pose_model: str = "pose",
-                estimate_pressure: bool = True, heading: str | None = None) -> Reconstruction:
+                estimate_pressure: bool = True, heading: str | None = None,
+                translation: str | None = None) -> Reconstruction:
     """Reconstruct the wearer's motion from a take (or its precomputed :class:`Features`).
 
     ``progress(done, total)`` is called after every denoiser step; ``cancel`` is a
@@ -48,7 +50,9 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     ``estimate_pressure=False`` leaves missing pressure streams missing (ablations).
     ``heading``: where the facing direction comes from — ``"model"`` (the root model's
     turn rate), ``"feet"`` (the insoles' own headings) or ``"fused"``; default: the
-    model set's ``root_heading`` (see :mod:`.heading`).
+    model set's ``root_heading`` (see :mod:`.heading`). ``translation``: the root model's
+    steps alone (``"model"``) or averaged with the planted feet's (``"fused"``, see
+    :mod:`.odometry`); default: the model set's ``root_translation``.
     """
     t0 = time.perf_counter()
     trained = models.meta["features"].get("ahrs_backend")
@@ -108,8 +112,15 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     else:
         root = np.zeros((feats.frames, 3), dtype=np.float32)
     xy, psi = integrate_root(root)
-    root_pos = np.concatenate([xy, pose[:, HEIGHT_COL:HEIGHT_COL + 1]], axis=1)
     rotations = pose_to_rotations(pose, psi)
+    translation = translation or models.meta.get("root_translation", "model")
+    if translation not in TRANSLATION_SOURCES:
+        raise ValueError(f"translation must be one of {TRANSLATION_SOURCES}, not {translation!r}")
+    if translation == "fused" and models.has("root") and imu_ok:
+        xy = fused_translation(xy, rotations, models.offsets, _foot_load(cond, mask, models))
+    else:
+        translation = "model"
+    root_pos = np.concatenate([xy, pose[:, HEIGHT_COL:HEIGHT_COL + 1]], axis=1)
     contact = np.clip(pose[:, list(CONTACT_COLS)], 0.0, 1.0)
     t_end = time.perf_counter()
     warnings = []
@@ -122,6 +133,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
         warnings.append(f"orientation filter {feats.ahrs_backend} differs from the model's {trained}")
     info = dict(sinfo, warnings=warnings, seed=seed, guidance=g, mode=mode, estimated_streams=estimated,
                 pose_model=pose_model, heading_source=heading or "none",
+                translation_source=translation,
                 body_mass_kg=feats.body_mass_kg, body_mass_source=feats.body_mass_source,
                 ahrs_backend=feats.ahrs_backend,
                 seconds={"features": t_feat - t0, "pose": t_pose - t_feat, "root": t_end - t_pose,
@@ -129,6 +141,18 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                 realtime_factor=(feats.frames / models.rate) / max(t_end - t0, 1e-9))
     return Reconstruction(models.rate, models.joints, models.parents, models.offsets.copy(), rotations,
                           root_pos, contact, info, heading=psi)
+
+
+def _foot_load(cond: np.ndarray, mask: np.ndarray, models: ModelSet) -> np.ndarray:
+    """(T, 2) force / body weight of each foot (measured or estimated); 0 where unknown."""
+    names = [n for n, _ in STREAMS]
+    cols = [_stream_range(names.index(f"{side}_load"))[0] for side in ("left", "right")]
+    mean, std = models.features_norm.mean[cols], models.features_norm.std[cols]
+    load = cond[:, cols] * std + mean
+    for k, side in enumerate(("left", "right")):
+        if not mask[names.index(f"{side}_load")]:
+            load[:, k] = 0.0
+    return load
 
 
 def _stream_range(i: int) -> tuple[int, int]:

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Root translation from the loaded feet: a planted foot does not move.
+
+While an insole carries load, the ball of that foot stays where it is on the
+floor, so the hips move by minus the foot's motion relative to them. That
+motion comes from the reconstructed pose (forward kinematics of the legs with
+the heading applied); the load comes from the insoles themselves. Measured on
+100 simulated test clips with the true pose, this odometry alone drifts 3.3 %
+of the distance; with the reconstructed pose its errors and the root model's
+are of similar size and largely independent, so the two are averaged
+(``weight``): 10.4 % → 8.9 % drift (docs/models.md, "Root translation").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..motion.skeleton import CANONICAL_PARENTS, JOINT_INDEX
+from ..motion import rotations as rot
+
+TRANSLATION_SOURCES = ("model", "fused")
+STANCE_LOAD = 0.1            # of body weight: above it the foot counts as planted
+BALLS = ("LeftToeBase", "RightToeBase")
+
+
+def _chain(joint: str) -> list[int]:
+    out, j = [], JOINT_INDEX[joint]
+    while j >= 0:
+        out.append(j)
+        j = CANONICAL_PARENTS[j]
+    return out[::-1]
+
+
+def balls_relative(rotations: np.ndarray, offsets: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """(T, 2, 2) horizontal positions of both balls of the feet relative to the hips.
+
+    Forward kinematics of the two leg chains only, ``chunk`` frames at a time.
+    """
+    t = rotations.shape[0]
+    out = np.empty((t, 2, 2))
+    chains = [_chain(b) for b in BALLS]
+    for s in range(0, t, chunk):
+        q = np.asarray(rotations[s:s + chunk], dtype=np.float64)
+        for k, chain in enumerate(chains):
+            g = q[:, chain[0]]
+            p = np.zeros((q.shape[0], 3))
+            for j in chain[1:]:
+                p = p + rot.rotate(g, offsets[j])
+                g = rot.mul(g, q[:, j])
+            out[s:s + chunk, k] = p[:, :2]
+    return out
+
+
+def stance_weights(load: np.ndarray, threshold: float = STANCE_LOAD) -> np.ndarray:
+    """(T, 2) 0…1 per foot from its force / body weight: a soft ramp from ``threshold`` to 2×."""
+    return np.clip((np.asarray(load, dtype=np.float64) - threshold) / threshold, 0.0, 1.0)
+
+
+def fused_translation(model_xy: np.ndarray, rotations: np.ndarray, offsets: np.ndarray,
+                      load: np.ndarray, weight: float = 0.5) -> np.ndarray:
+    """(T, 2) ground path: the root model's steps averaged with the planted feet's.
+
+    ``model_xy`` (T, 2) the root model's integrated path; ``rotations`` (T, 22, 4)
+    with the heading; ``load`` (T, 2) force / body weight of left, right. Frames
+    without a planted foot (flight, missing pressure) keep the model's step.
+    """
+    model_xy = np.asarray(model_xy, dtype=np.float64)
+    step_model = np.diff(model_xy, axis=0)
+    balls = balls_relative(rotations, offsets)
+    w = stance_weights(load)
+    w = w[1:] * w[:-1]                               # planted at both ends of the step
+    den = w.sum(axis=1)
+    step_feet = -(w[:, :, None] * np.diff(balls, axis=0)).sum(axis=1) / np.maximum(den, 1e-9)[:, None]
+    # A foot planted on only part of the frame (den small) trusts the model more.
+    a = weight * np.clip(den, 0.0, 1.0)[:, None]
+    step = a * step_feet + (1.0 - a) * step_model
+    out = np.empty_like(model_xy)
+    out[0] = model_xy[0]
+    out[1:] = model_xy[0] + np.cumsum(step, axis=0)
+    return out
