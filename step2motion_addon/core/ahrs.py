@@ -109,6 +109,7 @@ def _imufusion(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, gain: float,
 
 STANCE_ACC_G = 0.05        # mid-stance detector of gyro_bias's fallback
 STANCE_GYRO_DPS = 20.0
+BIAS_BLOCK = 8192          # windows per block in gyro_bias (memory only: ≈ 10 MB per copy)
 
 
 def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float) -> np.ndarray:
@@ -129,9 +130,9 @@ def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float) -> np.ndarray:
     windows = np.lib.stride_tricks.sliding_window_view(gyro_dps, 2 * k + 1, axis=0)  # (n-2k, 3, 2k+1)
     spread = np.empty(windows.shape[0])
     # In blocks: the median copies its windows (≈0.4 GB per foot for an hour at once).
-    for s in range(0, windows.shape[0], 20000):
-        w = windows[s:s + 20000]
-        spread[s:s + 20000] = np.abs(w - np.median(w, axis=-1, keepdims=True)).max(axis=(1, 2))
+    for s in range(0, windows.shape[0], BIAS_BLOCK):
+        w = windows[s:s + BIAS_BLOCK]
+        spread[s:s + BIAS_BLOCK] = np.abs(w - np.median(w, axis=-1, keepdims=True)).max(axis=(1, 2))
     still = np.zeros(n, dtype=bool)
     still[k:n - k] = (spread < 5.0) & (np.abs(an[k:n - k] - 1.0) < 0.03)
     if still.sum() >= 0.3 * rate:
@@ -227,6 +228,13 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     ], -2)
 
 
+def earth_up(q: np.ndarray) -> np.ndarray:
+    """Earth Z in the insole frame, (..., 3): the third row of :func:`quat_to_matrix`,
+    computed alone (the same expressions) to avoid the whole take's (n, 3, 3) matrices."""
+    w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
+    return np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)
+
+
 def yaw_of(q: np.ndarray) -> np.ndarray:
     """Heading (rad) of the body X axis projected on the ground plane."""
     m = quat_to_matrix(q)
@@ -241,9 +249,10 @@ def flat_heading(q: np.ndarray, max_tilt_deg: float = 30.0) -> np.ndarray:
     So it is taken from the flat samples, unwrapped along them (a foot does not
     turn by half a turn during one swing) and interpolated across the swings.
     """
-    m = quat_to_matrix(q)
-    yaw = np.arctan2(m[..., 1, 0], m[..., 0, 0])
-    flat = np.flatnonzero(m[..., 2, 2] > math.cos(math.radians(max_tilt_deg)))
+    # Only the three matrix entries needed (as quat_to_matrix computes them), not (n, 3, 3).
+    w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
+    yaw = np.arctan2(2 * (x * y + w * z), 1 - 2 * (y * y + z * z))
+    flat = np.flatnonzero(1 - 2 * (x * x + y * y) > math.cos(math.radians(max_tilt_deg)))
     if flat.size < 2:
         return np.unwrap(yaw)
     anchored = np.unwrap(yaw[flat])

@@ -135,13 +135,19 @@ def _fill(time: np.ndarray, values: np.ndarray, valid: np.ndarray) -> np.ndarray
 def _resample(time: np.ndarray, values: np.ndarray, grid: np.ndarray, native_rate: float,
               rate: float) -> np.ndarray:
     """Box-filter anti-aliasing (width = native/model samples), then linear interpolation."""
+    return np.stack([_resample_column(time, values[:, c], grid, native_rate, rate)
+                     for c in range(values.shape[1])], axis=1)
+
+
+def _resample_column(time: np.ndarray, column: np.ndarray, grid: np.ndarray, native_rate: float,
+                     rate: float) -> np.ndarray:
+    """:func:`_resample` of one column (each column is filtered on its own anyway)."""
     k = int(round(native_rate / rate)) if native_rate > rate else 1
-    v = values
+    v = column
     if k > 1:
-        kernel = np.ones(k) / k
-        pad = np.pad(v, ((k // 2, k - 1 - k // 2), (0, 0)), mode="edge")
-        v = np.stack([np.convolve(pad[:, c], kernel, mode="valid") for c in range(v.shape[1])], axis=1)
-    return np.stack([np.interp(grid, time, v[:, c]) for c in range(v.shape[1])], axis=1)
+        pad = np.pad(v, (k // 2, k - 1 - k // 2), mode="edge")
+        v = np.convolve(pad, np.ones(k) / k, mode="valid")
+    return np.interp(grid, time, v)
 
 
 def extract_features(take: Take, rate: float = MODEL_RATE, body_mass_kg: float | None = None,
@@ -161,54 +167,78 @@ def extract_features(take: Take, rate: float = MODEL_RATE, body_mass_kg: float |
             body_mass_kg, source = estimate_body_mass(take), "estimated"
             if body_mass_kg is None:
                 body_mass_kg, source = 70.0, "default"
-    weight = body_mass_kg * GRAVITY
-    areas = cell_areas(take.meta.insole_size)
-    sl = stream_slices()
-
-    values = np.zeros((n_frames, FEATURE_DIM), dtype=np.float64)
+    # float32 from the start: each float64 column is rounded on assignment exactly as the
+    # whole float64 array was by astype before (an hour: 50 MB less).
+    values = np.zeros((n_frames, FEATURE_DIM), dtype=np.float32)
     mask = np.zeros(len(STREAMS), dtype=bool)
     foot_yaw = np.zeros((n_frames, 2))
     used_backend = "none"
-    names = [n for n, _ in STREAMS]
     for si, side in enumerate(SIDES):
         foot = take.feet.get(side)
         if foot is None or len(foot) < 2:
             continue
-        t = foot.time
-        native = foot.rate or rate
-        if foot.cells == 16:
-            p = _fill(t, foot.pressure, foot.valid) * areas / weight   # body-weight fraction per cell
-            r = _resample(t, p, grid, native, rate)
-            values[:, sl[f"{side}_toes"]] = r[:, list(TOE_CELLS)]
-            values[:, sl[f"{side}_heel"]] = r[:, list(HEEL_CELLS)]
-            mask[names.index(f"{side}_toes")] = mask[names.index(f"{side}_heel")] = True
-        force = _foot_force(foot, take.meta.insole_size)
-        if force is not None:
-            f = _fill(t, force, foot.valid) / weight
-            if foot.cop is not None:
-                cop = _fill(t, foot.cop, foot.valid)
-            else:
-                cop = np.zeros((len(t), 2))
-            values[:, sl[f"{side}_load"]] = _resample(t, np.concatenate([f, cop], axis=1), grid, native, rate)
-            mask[names.index(f"{side}_load")] = True
-        if foot.has_imu:
-            acc = _fill(t, foot.acc, foot.valid)
-            gyro = _fill(t, foot.gyro, foot.valid)
-            q, used_backend = ahrs.estimate_orientation(acc, gyro, native, ahrs_backend)
-            rot = ahrs.quat_to_matrix(q)                       # insole → earth
-            up = rot[:, 2, :]                                  # earth Z in the insole frame (= R^T z)
-            yaw_rate = np.einsum("nj,nj->n", rot[:, 2, :], gyro)   # earth-Z component of ω (deg/s)
-            yaw = ahrs.flat_heading(q)
-            imu = np.concatenate([acc, gyro, up, yaw_rate[:, None], yaw[:, None]], axis=1)
-            r = _resample(t, imu, grid, native, rate)
-            values[:, sl[f"{side}_imu"]] = r[:, :10]
-            # The left insole's frame is a mirror image (+Y medial on both feet), so its
-            # filter runs in a mirrored world where turns go the other way.
-            foot_yaw[:, si] = -r[:, 10] if side == "left" else r[:, 10]
-            mask[names.index(f"{side}_imu")] = True
-    return Features(time=grid - start, values=values.astype(np.float32), stream_mask=mask, rate=rate,
+        backend = _foot_features(foot, side, si, grid, rate, body_mass_kg * GRAVITY, take.meta.insole_size,
+                                 ahrs_backend, values, mask, foot_yaw)
+        used_backend = backend or used_backend
+    return Features(time=grid - start, values=values, stream_mask=mask, rate=rate,
                     body_mass_kg=float(body_mass_kg), body_mass_source=source,
                     ahrs_backend=used_backend, foot_yaw=foot_yaw)
+
+
+def _foot_features(foot: FootStream, side: str, si: int, grid: np.ndarray, rate: float, weight: float,
+                   insole_size, ahrs_backend: str, values: np.ndarray, mask: np.ndarray,
+                   foot_yaw: np.ndarray) -> str | None:
+    """One foot's streams into ``values`` / ``mask`` / ``foot_yaw``; the AHRS backend used, if any.
+
+    Column by column at the native rate, so an hour at 100 Hz holds a few (n,) columns
+    at a time instead of whole-foot (n, 16) / (n, 11) float64 arrays and their filtered
+    copies; every column goes through the same operations as before.
+    """
+    sl = stream_slices()
+    names = [n for n, _ in STREAMS]
+    t = foot.time
+    native = foot.rate or rate
+
+    def put(col: int, x: np.ndarray) -> None:
+        values[:, col] = _resample_column(t, x, grid, native, rate)
+
+    if foot.cells == 16:
+        areas = cell_areas(insole_size)
+        cols = {c: sl[f"{side}_toes"].start + i for i, c in enumerate(TOE_CELLS)}
+        cols.update({c: sl[f"{side}_heel"].start + i for i, c in enumerate(HEEL_CELLS)})
+        for c in range(16):                      # body-weight fraction per cell
+            put(cols[c], _fill(t, foot.pressure[:, c], foot.valid)[:, 0] * areas[c] / weight)
+        mask[names.index(f"{side}_toes")] = mask[names.index(f"{side}_heel")] = True
+    force = _foot_force(foot, insole_size)
+    if force is not None:
+        load = sl[f"{side}_load"].start
+        put(load, _fill(t, force, foot.valid)[:, 0] / weight)
+        del force
+        for c in range(2):
+            put(load + 1 + c, _fill(t, foot.cop[:, c], foot.valid)[:, 0] if foot.cop is not None
+                else np.zeros(len(t)))
+        mask[names.index(f"{side}_load")] = True
+    if not foot.has_imu:
+        return None
+    acc = _fill(t, foot.acc, foot.valid)
+    gyro = _fill(t, foot.gyro, foot.valid)
+    q, backend = ahrs.estimate_orientation(acc, gyro, native, ahrs_backend)
+    imu = sl[f"{side}_imu"].start
+    for c in range(3):
+        put(imu + c, acc[:, c])
+        put(imu + 3 + c, gyro[:, c])
+    del acc
+    up = ahrs.earth_up(q)                                   # earth Z in the insole frame (= R^T z)
+    for c in range(3):
+        put(imu + 6 + c, up[:, c])
+    put(imu + 9, np.einsum("nj,nj->n", up, gyro))           # earth-Z component of ω (deg/s)
+    del up, gyro
+    yaw = _resample_column(t, ahrs.flat_heading(q), grid, native, rate)
+    # The left insole's frame is a mirror image (+Y medial on both feet), so its
+    # filter runs in a mirrored world where turns go the other way.
+    foot_yaw[:, si] = -yaw if side == "left" else yaw
+    mask[names.index(f"{side}_imu")] = True
+    return backend
 
 
 @dataclass
