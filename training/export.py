@@ -176,6 +176,8 @@ def main(argv=None) -> int:
     ap.add_argument("--name", help="model set name shown to users (default: the output folder's name)")
     ap.add_argument("--root-heading", default="model", choices=("model", "feet", "fused"),
                     help="where the runtime takes the facing direction from (docs/models.md, root drift)")
+    ap.add_argument("--root-translation", default="fused", choices=("model", "fused"),
+                    help="root model alone or averaged with the planted feet (core/inference/odometry.py)")
     ap.add_argument("--evaluation", nargs="*", default=[],
                     help="metrics JSON files (training.evaluate --json) to embed in model_set.json")
     args = ap.parse_args(argv)
@@ -204,6 +206,7 @@ def main(argv=None) -> int:
     info = json.loads(set_file.read_text())
     info["name"] = args.name or Path(args.out).name
     info["root_heading"] = args.root_heading
+    info["root_translation"] = args.root_translation
     info["sampler"]["train_timesteps"] = cfg.get("diffusion", {}).get("train_timesteps", "uniform")
     restricted = [s["name"] for s in sources if "non-commercial" in s.get("licence", "").lower()]
     info["use"] = (f"non-commercial only (trained on {', '.join(restricted)})" if restricted
