@@ -144,6 +144,18 @@ def test_extract_features_equals_whole_array_reference(name, take):
     np.testing.assert_allclose(new.foot_yaw, foot_yaw, rtol=RTOL, atol=ATOL)
 
 
+def test_fusion_backend_equals_reference():
+    # The shipped model set was trained with Fusion: same check through that filter.
+    if not ahrs.has_imufusion():
+        pytest.skip("imufusion not installed")
+    take = _with_gaps(synthetic_walk(duration=20.0, seed=10))
+    new = extract_features(take, ahrs_backend="imufusion")
+    values, mask, foot_yaw = reference_extract_features(take, ahrs_backend="imufusion")
+    assert new.ahrs_backend == "imufusion" and np.array_equal(new.stream_mask, mask)
+    np.testing.assert_allclose(new.values, values, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(new.foot_yaw, foot_yaw, rtol=RTOL, atol=ATOL)
+
+
 def test_matrix_free_helpers_equal_the_matrix():
     rng = np.random.default_rng(3)
     q = rng.normal(size=(5000, 4))
