@@ -184,10 +184,12 @@ def stages_child(take_path: str, models: str, storage: str = "samples") -> dict:
                          (ahrs, "_start_orientation"), (ahrs, "_complementary"), (ahrs, "flat_heading"),
                          (inference, "reconstruct"), (reconstruct, "sample_take"), (reconstruct, "regress_take"),
                          (reconstruct, "heading_changes"), (reconstruct, "pose_to_rotations"),
+                         (reconstruct, "fused_translation"),
                          (recon_run, "hypothesis_spread"), (reconstruct_op, "release_models"),
                          (reconstruct_op, "prepare_motion"), (postprocess, "postprocess"), (bake, "retarget"),
                          (bake, "bake_motion")):
-        st.wrap(module, attr)
+        if hasattr(module, attr):               # stages a version may not have
+            st.wrap(module, attr)
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.context.scene.render.fps = 30
     arm = character.create_character(bpy.context)
