@@ -237,8 +237,9 @@ def earth_up(q: np.ndarray) -> np.ndarray:
 
 def yaw_of(q: np.ndarray) -> np.ndarray:
     """Heading (rad) of the body X axis projected on the ground plane."""
-    m = quat_to_matrix(q)
-    return np.arctan2(m[..., 1, 0], m[..., 0, 0])
+    # The two matrix entries needed (as quat_to_matrix computes them), not (..., 3, 3).
+    w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
+    return np.arctan2(2 * (x * y + w * z), 1 - 2 * (y * y + z * z))
 
 
 def flat_heading(q: np.ndarray, max_tilt_deg: float = 30.0) -> np.ndarray:
@@ -249,10 +250,8 @@ def flat_heading(q: np.ndarray, max_tilt_deg: float = 30.0) -> np.ndarray:
     So it is taken from the flat samples, unwrapped along them (a foot does not
     turn by half a turn during one swing) and interpolated across the swings.
     """
-    # Only the three matrix entries needed (as quat_to_matrix computes them), not (n, 3, 3).
-    w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
-    yaw = np.arctan2(2 * (x * y + w * z), 1 - 2 * (y * y + z * z))
-    flat = np.flatnonzero(1 - 2 * (x * x + y * y) > math.cos(math.radians(max_tilt_deg)))
+    yaw = yaw_of(q)
+    flat = np.flatnonzero(earth_up(q)[..., 2] > math.cos(math.radians(max_tilt_deg)))
     if flat.size < 2:
         return np.unwrap(yaw)
     anchored = np.unwrap(yaw[flat])

@@ -196,7 +196,7 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
     for side in estimated:
         warnings.append(f"{side} insole pressure missing or dead: estimated from its IMU by the "
                         "IMU→pressure model (contacts from the pose model)")
-    est_contact = _estimated_contact(feats, models) if estimated else None
+    est_contact = _estimated_contact(recs[0]) if estimated else None
     unestimated = sorted({n.split("_")[0] for n in chk.dead_streams if not n.endswith("_imu")}
                          - set(estimated) - set(chk.missing_feet))
     for side in unestimated:
@@ -207,26 +207,17 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
                      est_contact)
 
 
-def _estimated_contact(feats, models) -> np.ndarray | None:
-    """(T, 2) contact from the IMU→pressure model's load estimate (force > CONTACT_FORCE_N)."""
-    from .features import GRAVITY, feature_names
-    from .inference.sampler import regress_take
+def _estimated_contact(rec) -> np.ndarray | None:
+    """(T, 2) contact from the load the reconstruction used (force > CONTACT_FORCE_N).
+
+    For the estimated sides that load is the IMU→pressure model's, already run by
+    ``reconstruct``; bake_contact takes only those sides from here.
+    """
+    from .features import GRAVITY
     from .postprocess import CONTACT_FORCE_N
-    if not models.has("pressure"):
+    if rec.load is None:
         return None
-    cond = models.features_norm.apply(feats.values)
-    est = regress_take(lambda x: models.run("pressure", imu=x), cond[:, models.imu_columns],
-                       models.window, models.offline_hop)
-    names = feature_names()
-    out = np.zeros((feats.frames, 2), dtype=bool)
-    for k, side in enumerate(SIDES):
-        col = names.index(f"{side}_force")
-        pos = int(np.searchsorted(models.pressure_columns, col))
-        if pos >= len(models.pressure_columns) or models.pressure_columns[pos] != col:
-            return None
-        frac = est[:, pos] * models.features_norm.std[col] + models.features_norm.mean[col]
-        out[:, k] = frac * feats.body_mass_kg * GRAVITY > CONTACT_FORCE_N
-    return out
+    return rec.load * rec.info["body_mass_kg"] * GRAVITY > CONTACT_FORCE_N
 
 
 def bake_contact(take, rec, estimated_sides=(), missing_sides=(), estimated_contact=None) -> np.ndarray:

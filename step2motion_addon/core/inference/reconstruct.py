@@ -28,6 +28,7 @@ class Reconstruction:
     contact: np.ndarray           # (T, 2) probability the left / right foot is on the ground
     info: dict = field(default_factory=dict)
     heading: np.ndarray | None = None   # (T,) rad, the root model's heading (already in rotations[:, 0])
+    load: np.ndarray | None = None      # (T, 2) force / body weight per foot, measured or estimated; 0: unknown
 
     @property
     def frames(self) -> int:
@@ -116,8 +117,9 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     translation = translation or models.meta.get("root_translation", "model")
     if translation not in TRANSLATION_SOURCES:
         raise ValueError(f"translation must be one of {TRANSLATION_SOURCES}, not {translation!r}")
+    load = _foot_load(cond, mask, models)
     if translation == "fused" and models.has("root") and imu_ok:
-        xy = fused_translation(xy, rotations, models.offsets, _foot_load(cond, mask, models))
+        xy = fused_translation(xy, rotations, models.offsets, load)
     else:
         translation = "model"
     root_pos = np.concatenate([xy, pose[:, HEIGHT_COL:HEIGHT_COL + 1]], axis=1)
@@ -140,18 +142,16 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                          "total": t_end - t0},
                 realtime_factor=(feats.frames / models.rate) / max(t_end - t0, 1e-9))
     return Reconstruction(models.rate, models.joints, models.parents, models.offsets.copy(), rotations,
-                          root_pos, contact, info, heading=psi)
+                          root_pos, contact, info, heading=psi, load=load)
 
 
 def _foot_load(cond: np.ndarray, mask: np.ndarray, models: ModelSet) -> np.ndarray:
     """(T, 2) force / body weight of each foot (measured or estimated); 0 where unknown."""
     names = [n for n, _ in STREAMS]
-    cols = [_stream_range(names.index(f"{side}_load"))[0] for side in ("left", "right")]
-    mean, std = models.features_norm.mean[cols], models.features_norm.std[cols]
-    load = cond[:, cols] * std + mean
-    for k, side in enumerate(("left", "right")):
-        if not mask[names.index(f"{side}_load")]:
-            load[:, k] = 0.0
+    streams = [names.index(f"{side}_load") for side in ("left", "right")]
+    cols = [_stream_range(i)[0] for i in streams]          # force is the stream's first column
+    load = cond[:, cols] * models.features_norm.std[cols] + models.features_norm.mean[cols]
+    load[:, mask[streams] == 0] = 0.0
     return load
 
 
