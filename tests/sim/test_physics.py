@@ -148,3 +148,35 @@ def test_gyro_bias_is_found_in_a_walk_without_a_still_moment(shared_data):
     est = gyro_bias(acc, gyro + bias, 100.0)
     assert np.all(np.abs(est - bias) < 0.6 * np.abs(bias)), est    # zeros without the fallback
     assert np.abs(est[:2] - bias[:2]).max() < 0.6, est             # pitch and roll: nearly exact
+
+
+def test_cop_is_written_only_above_50_newtons_as_on_the_device(shared_data):
+    """The OpenGo writes COP (0, 0) while a foot carries less than ≈50 N (all real walks)."""
+    from step2motion_addon.core.motion.bvh import load_bvh
+    from step2motion_addon.core.motion.retarget import motion_from_bvh
+    motion = motion_from_bvh(load_bvh(shared_data / "mocap" / "bandai" / "dataset-2_walk_normal_001.bvh.gz"))
+    take = simulate_insoles(motion, ideal())
+    for side, f in take.feet.items():
+        light = (f.force > 0) & (f.force < 50.0)
+        assert light.sum() > 10, side                                      # every step passes through it
+        assert np.all(f.cop[light] == 0.0), side
+        _, cop = insole.force_and_cop(f.pressure, take.meta.insole_size)
+        assert np.allclose(f.cop[f.force >= 50.0], cop[f.force >= 50.0], atol=1e-5), side
+
+
+def test_landing_foot_loads_from_touch_down_and_rolls_off_gradually(shared_data):
+    """Heel strike is a collision (no load on a foot still in the air, then a steep rise);
+    toe-off a roll over the toes (the load fades over several samples)."""
+    from step2motion_addon.core.motion.bvh import load_bvh
+    from step2motion_addon.core.motion.retarget import motion_from_bvh
+    motion = motion_from_bvh(load_bvh(shared_data / "mocap" / "bandai" / "dataset-2_walk_normal_001.bvh.gz"))
+    take = simulate_insoles(motion, ideal())
+    rise, fall = [], []
+    for f in take.feet.values():
+        on = np.flatnonzero((f.force[1:] > 0) & (f.force[:-1] == 0)) + 1
+        off = np.flatnonzero((f.force[1:] == 0) & (f.force[:-1] > 0)) + 1
+        rise += [f.force[i + 1] for i in on if i + 1 < len(f.force)]           # 2nd loaded sample
+        fall += [f.force[i - 2] for i in off if i >= 2]                        # 2nd to last loaded sample
+    assert len(rise) >= 6 and len(fall) >= 6
+    assert 60.0 < np.median(rise) < 250.0, rise    # real OpenGo walks: 60–140 N one sample after touch-down
+    assert np.median(fall) < 60.0, fall

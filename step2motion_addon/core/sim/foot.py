@@ -149,3 +149,12 @@ def limit_toe_share(shape: np.ndarray, areas: np.ndarray, profile: np.ndarray) -
     share = share / share.sum(1, keepdims=True)
     out[:, HINGE_CELLS] += excess[:, None] * share / areas[HINGE_CELLS][None]
     return out
+
+
+def touching(contact: np.ndarray, on: float, off: float) -> np.ndarray:
+    """Hysteresis of a contact state: set where contact > on, cleared where < off."""
+    state = np.where(contact > on, 1.0, np.where(contact < off, 0.0, np.nan))
+    idx = np.where(np.isnan(state), 0, np.arange(state.size))
+    np.maximum.accumulate(idx, out=idx)
+    filled = state[idx]
+    return np.nan_to_num(filled, nan=0.0) > 0.5

@@ -24,12 +24,23 @@ from . import body, foot
 from .params import SimParams
 
 # Relative pressure of each cell with the whole sole flat on the ground (shod
-# foot): heel and metatarsal heads/hallux high, medial arch nearly unloaded.
-DEFAULT_LOAD_PROFILE = np.array([1.0, 1.0, 0.95, 1.0, 0.55, 0.75, 0.06, 0.6,
-                                 0.75, 0.9, 1.05, 1.0, 0.95, 1.6, 0.45, 0.5])
+# foot), fitted to the phase-by-phase load shares of the real OpenGo walks: heel,
+# lateral midfoot (the lateral column) and central metatarsal heads/hallux high,
+# first metatarsal head moderate, medial arch nearly unloaded, lesser toes light.
+DEFAULT_LOAD_PROFILE = np.array([1.0, 0.84, 1.08, 1.19, 0.80, 1.24, 0.08, 0.85,
+                                 0.43, 0.82, 1.01, 0.68, 0.65, 1.16, 0.19, 0.25])
 IMPACT_S = 0.03              # heel pad + shoe stop the landing heel within ~20–40 ms
 IMPACT_MAX_MPS = 1.5          # landing speeds above this are mocap artefacts
 EVENT_ON_N, EVENT_OFF_N = 40.0, 20.0
+# The OpenGo writes its COP only while the foot's total force is at least ≈50 N
+# and (0, 0) below (all 6 feet of the 3 real walks: 0 at ≤ 49 N, set at ≥ 50 N),
+# so the first and last loaded samples of a step carry a COP of 0.
+COP_MIN_FORCE_N = 50.0
+# A landing foot takes load from touch-down on (contact above TOUCH_ON), not from
+# the soft tail of its contact state while it still glides over the floor; it
+# keeps load until its contact has faded out (below TOUCH_OFF): loading is a
+# collision, unloading a roll-off over the toes.
+TOUCH_ON, TOUCH_OFF = 0.03, 1e-3
 SIDES = ("left", "right")
 _FOOT = {"left": ("LeftFoot", "LeftToeBase"), "right": ("RightFoot", "RightToeBase")}
 
@@ -104,14 +115,21 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
     com = kin.gaussian_smooth(body.centre_of_mass(pos), max(sigma, 3.0))
     acc_z = kin.gaussian_smooth(kin.derivative(kin.derivative(com[:, 2], dt), dt), 2.0)
     cl, cr = feet["left"]["contact"], feet["right"]["contact"]
-    total = body.vertical_force(acc_z, p.body_mass_kg) * np.maximum(cl, cr)
+    # The body is supported while either foot is down: P(left or right) of the two contact states.
+    tl, tr = foot.touching(cl, TOUCH_ON, TOUCH_OFF), foot.touching(cr, TOUCH_ON, TOUCH_OFF)
+    support = (1.0 - (1.0 - cl) * (1.0 - cr)) * (tl | tr)
+    total = body.vertical_force(acc_z, p.body_mass_kg) * support
     line = feet["left"]["centre"] - feet["right"]["centre"]
     s = ((com[:, :2] - feet["right"]["centre"]) * line).sum(1) / np.maximum((line ** 2).sum(1), 1e-6)
     s = np.clip(s, 0.0, 1.0)
     eps = 0.03
     wl, wr = cl * (eps + s), cr * (eps + 1.0 - s)
     share_l = np.where(wl + wr > 0, wl / np.maximum(wl + wr, 1e-12), 0.5)
-    share_l = kin.gaussian_smooth(share_l, 2.0)
+    for smooth in (False, True):          # no load on a foot in the air, before and after smoothing
+        share_l = np.where(tl & ~tr, 1.0, np.where(tr & ~tl, 0.0, share_l))
+        if smooth:
+            break
+        share_l = np.clip(kin.gaussian_smooth(share_l, 2.0), 0.0, 1.0)
 
     profile = DEFAULT_LOAD_PROFILE if p.load_profile is None else np.asarray(p.load_profile, dtype=np.float64)
     take_feet, events = {}, []
@@ -136,6 +154,7 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
         pressure += (0.05 * p.noise) * rng.standard_normal(pressure.shape) * (pressure > 0)
         pressure = np.clip(np.round(pressure / insole.PRESSURE_STEP) * insole.PRESSURE_STEP, 0.0, insole.PRESSURE_MAX)
         force, cop = insole.force_and_cop(pressure, size)
+        cop[force < COP_MIN_FORCE_N] = 0.0
         side_events = _events(force, time, side)
         events += side_events
         acc, gyro = _imu(f, p, rng, side, dt, side_events, sigma_kin)
