@@ -127,6 +127,10 @@ def test_walking_rolls_heel_to_toe_with_impacts(shared_data):
         assert thirds, side
         t = np.median(thirds, axis=0)
         assert t[0] < -0.25 and -0.2 < t[1] < 0.2 and t[2] > 0.2, (side, t)
+        # Loaded stance leans on the lateral column (medial is +y on both feet): without the
+        # simulator's roll the COP stays near the midline (median y ≈ −0.09 here).
+        lateral = np.median(f.cop[f.force > 0.5 * BW, 1])
+        assert -0.2 < lateral < -0.10, (side, lateral)
         # Heel strikes shake the insole: clear upward spikes above the 1 g of stance.
         assert np.percentile(f.acc[:, 2], 99.5) > 2.5, side
 

@@ -147,6 +147,7 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
         u = ((f["cells"][..., :2] - f["ankle"][:, None, :2]) * heading[:, None]).sum(-1) / length
         ahead = ((com[:, :2] - f["ankle"][:, :2]) * heading).sum(-1) / length
         shape = foot.lean_towards(f["w"] * profile, areas, u, ahead)
+        shape = foot.roll_across(shape, areas, insole.CELL_Y, ahead)
         shape = foot.limit_toe_share(shape, areas, profile)
         denom = (shape * areas).sum(1)
         pressure = load[:, None] * shape / np.maximum(denom, 1e-9)[:, None]
