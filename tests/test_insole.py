@@ -69,3 +69,15 @@ def test_left_foot_is_mirror_of_right():
 def test_size_for_foot_length_covers_the_foot(length, size):
     s = insole.size_for_foot_length(length)
     assert s == size or insole.insole_length(s) >= length
+
+
+def test_cop_gate_zeroes_lightly_loaded_feet_only():
+    """With the device's 50 N gate the COP of a foot under 50 N reads (0, 0); above it is unchanged."""
+    size = 7
+    p = np.zeros((2, 16))
+    p[:, 0] = [20.0 / insole.cell_areas(size)[0], 80.0 / insole.cell_areas(size)[0]]   # 20 N, 80 N on one heel cell
+    force, free = insole.force_and_cop(p, size)
+    _, gated = insole.force_and_cop(p, size, min_force=insole.COP_MIN_FORCE_N)
+    assert np.allclose(force, [20.0, 80.0])
+    assert np.all(free[0] != 0) and np.all(gated[0] == 0)
+    assert np.array_equal(free[1], gated[1]) and gated[1, 0] < -0.3

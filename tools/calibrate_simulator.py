@@ -521,8 +521,6 @@ def write_doc(path: Path, rows: list, images: list, n_sim: int, n_mot: int, n_ga
         "  fitted profile spreads the heel load over the four heel cells more evenly than the real heel.",
         "* The first force peak (1.15 body weights) lies above every real file (≤ 1.14), at the edge of the",
         "  ±15 % band around the force-plate walks' mean (1.00).",
-        "* `core.insole.force_and_cop` (outside the simulator) does not apply the 50 N COP gate; the",
-        "  simulator applies it after calling it.",
         "* The centre-of-mass lean is static: the dynamic zero-moment point would be exact but mocap",
         "  COM accelerations are too noisy for it.",
         "",

@@ -81,6 +81,8 @@ def iter_clips(data_dir, split: str, limit: int | None = None):
 def _cache_key(data_dir: Path, split: str, rate: float, limit) -> str:
     h = hashlib.sha1()
     h.update((data_dir / "manifest.json").read_bytes())
+    for shard in sorted(data_dir.glob("shard_*.npz")):    # a rebuilt set may keep its manifest's clips
+        h.update(hashlib.sha1(shard.read_bytes()).digest())
     for mod in ("features.py", "ahrs.py", "inference/pose.py"):     # the code that makes the clips
         h.update((ROOT / "step2motion_addon" / "core" / mod).read_bytes())
     h.update(f"{split}|{rate}|{limit}|{ahrs_backend()}".encode())

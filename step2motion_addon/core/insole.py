@@ -58,11 +58,19 @@ def cell_areas(size: int | None) -> np.ndarray:
     return AREAS_SIZE7 * scale
 
 
-def force_and_cop(pressure: np.ndarray, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+# The OpenGo writes the COP only while a foot carries at least this (all 6 feet of
+# the 3 real walks in the shared data: COP 0 at ≤ 49 N, set at ≥ 50 N).
+COP_MIN_FORCE_N = 50.0
+
+
+def force_and_cop(pressure: np.ndarray, size: int | None,
+                  min_force: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Total force (N) and COP (−0.5…0.5) from cell pressures, as the device computes them.
 
     ``pressure`` is (..., 16) in N/cm². Where the force is zero the COP is 0, 0
-    (what the device writes for an unloaded foot).
+    (what the device writes for an unloaded foot); ``min_force=COP_MIN_FORCE_N``
+    also zeroes it below the OpenGo's 50 N gate, as its exports do (the live
+    views keep showing a lightly loaded foot's COP).
     """
     p = np.asarray(pressure, dtype=np.float64)
     a = cell_areas(size)
@@ -71,7 +79,7 @@ def force_and_cop(pressure: np.ndarray, size: int | None) -> tuple[np.ndarray, n
     with np.errstate(invalid="ignore", divide="ignore"):
         cx = (weighted * CELL_X).sum(axis=-1) / force
         cy = (weighted * CELL_Y).sum(axis=-1) / force
-    unloaded = ~(force > 0)
+    unloaded = ~(force > 0) | (force < min_force)
     cx = np.where(unloaded, 0.0, cx)
     cy = np.where(unloaded, 0.0, cy)
     return force, np.stack([cx, cy], axis=-1)

@@ -32,10 +32,6 @@ DEFAULT_LOAD_PROFILE = np.array([1.0, 0.84, 1.08, 1.19, 0.80, 1.24, 0.08, 0.85,
 IMPACT_S = 0.03              # heel pad + shoe stop the landing heel within ~20–40 ms
 IMPACT_MAX_MPS = 1.5          # landing speeds above this are mocap artefacts
 EVENT_ON_N, EVENT_OFF_N = 40.0, 20.0
-# The OpenGo writes its COP only while the foot's total force is at least ≈50 N
-# and (0, 0) below (all 6 feet of the 3 real walks: 0 at ≤ 49 N, set at ≥ 50 N),
-# so the first and last loaded samples of a step carry a COP of 0.
-COP_MIN_FORCE_N = 50.0
 # A landing foot takes load from touch-down on (contact above TOUCH_ON), not from
 # the soft tail of its contact state while it still glides over the floor; it
 # keeps load until its contact has faded out (below TOUCH_OFF): loading is a
@@ -154,8 +150,8 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
         pressure *= 1.0 + p.pressure_gain_spread * rng.standard_normal(16)
         pressure += (0.05 * p.noise) * rng.standard_normal(pressure.shape) * (pressure > 0)
         pressure = np.clip(np.round(pressure / insole.PRESSURE_STEP) * insole.PRESSURE_STEP, 0.0, insole.PRESSURE_MAX)
-        force, cop = insole.force_and_cop(pressure, size)
-        cop[force < COP_MIN_FORCE_N] = 0.0
+        # COP gated at 50 N like the device: a step's first and last loaded samples read COP 0.
+        force, cop = insole.force_and_cop(pressure, size, min_force=insole.COP_MIN_FORCE_N)
         side_events = _events(force, time, side)
         events += side_events
         acc, gyro = _imu(f, p, rng, side, dt, side_events, sigma_kin)
