@@ -415,6 +415,13 @@ def _save(fig, path: Path) -> Path:
 def write_doc(path: Path, rows: list, images: list, n_sim: int, n_mot: int, n_gait: int) -> None:
     counted = [r for r in rows if r["ok"] is not None]
     n_ok = sum(r["ok"] for r in counted)
+    row = {(r["key"], r["source"]): r for r in rows}
+
+    def sim_of(key, source="moticon"):       # the Limits below quote this run's figures
+        return row[(key, source)]["sim"]
+
+    def real_of(key, source="moticon"):
+        return row[(key, source)]["real"]
     lines = [
         "# Insole simulator",
         "",
@@ -513,14 +520,15 @@ def write_doc(path: Path, rows: list, images: list, n_sim: int, n_mot: int, n_ga
         "  weight ≈ 41–43 N, and 50 N); the 5-s live file (size 3) reads a 10–25 N baseline in swing",
         "  (cells 10–11 preloaded by the shoe) and unloads through a 35–55 N tail with COP 0, so its steps",
         "  end at 0.04–0.09. The simulator has the gate but no shoe preload or baseline: it lands near the",
-        "  three-file mean (0.227 against 0.233) as an average, not by reproducing either kind of file.",
+        f"  three-file mean ({sim_of('cop_x_end'):.3f} against {real_of('cop_x_end'):.3f}) as an average, not by reproducing either kind of file.",
         "* The medio-lateral roll is a fitted lean, not a foot model: it gives the real walks' COP y",
-        "  spread on average (std 0.063 against 0.070, stance range 0.178 against 0.159) but not their",
+        f"  spread on average (std {sim_of('cop_y_std', 'UnderPressure'):.3f} against {real_of('cop_y_std', 'UnderPressure'):.3f}, stance range "
+        f"{sim_of('cop_y_range'):.3f} against {real_of('cop_y_range'):.3f}) but not their",
         "  individual paths (the size-7 walks reach y = −0.17…−0.27 on the lateral column).",
-        "* Peak heel cell pressure (12.1 N/cm²) is inside the real range but below its mean (17.4): the",
+        f"* Peak heel cell pressure ({sim_of('heel_peak'):.1f} N/cm²) is inside the real range but below its mean ({real_of('heel_peak'):.1f}): the",
         "  fitted profile spreads the heel load over the four heel cells more evenly than the real heel.",
-        "* The first force peak (1.15 body weights) lies above every real file (≤ 1.14), at the edge of the",
-        "  ±15 % band around the force-plate walks' mean (1.00).",
+        f"* The first force peak ({sim_of('peak1_bw', 'gait'):.3f} body weights) lies above every real file (≤ {max(row[('peak1_bw', src)]['hi'] for src in ('gait', 'moticon')):.3f}), at the edge of the",
+        f"  ±15 % band around the force-plate walks' mean ({real_of('peak1_bw', 'gait'):.3f}).",
         "* The centre-of-mass lean is static: the dynamic zero-moment point would be exact but mocap",
         "  COM accelerations are too noisy for it.",
         "",

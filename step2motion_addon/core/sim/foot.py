@@ -127,10 +127,7 @@ def lean_towards(shape: np.ndarray, areas: np.ndarray, u: np.ndarray, offset: np
     Total load is unchanged.
     """
     lam = np.clip(LEAN_PER_LENGTH * offset, -LEAN_MAX, LEAN_MAX)
-    centred = u - u.mean(1, keepdims=True)
-    leaned = shape * np.exp(lam[:, None] * centred)
-    total = (shape * areas).sum(1)
-    return leaned * (total / np.maximum((leaned * areas).sum(1), 1e-300))[:, None]
+    return _exp_lean(shape, areas, u - u.mean(1, keepdims=True), lam)
 
 
 def roll_across(shape: np.ndarray, areas: np.ndarray, v: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -147,8 +144,12 @@ def roll_across(shape: np.ndarray, areas: np.ndarray, v: np.ndarray, offset: np.
     """
     late = 1.0 / (1.0 + np.exp(-(offset - ROLL_PIVOT) / ROLL_WIDTH))
     lam = -(ROLL_EARLY + (ROLL_LATE - ROLL_EARLY) * late)
-    centred = v - v.mean()
-    leaned = shape * np.exp(lam[:, None] * centred[None])
+    return _exp_lean(shape, areas, v - v.mean(), lam)
+
+
+def _exp_lean(shape: np.ndarray, areas: np.ndarray, centred: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Weight each frame's cells by exp(λ·coordinate), keeping each frame's total load."""
+    leaned = shape * np.exp(lam[:, None] * centred)
     total = (shape * areas).sum(1)
     return leaned * (total / np.maximum((leaned * areas).sum(1), 1e-300))[:, None]
 

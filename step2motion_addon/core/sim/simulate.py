@@ -121,11 +121,12 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
     eps = 0.03
     wl, wr = cl * (eps + s), cr * (eps + 1.0 - s)
     share_l = np.where(wl + wr > 0, wl / np.maximum(wl + wr, 1e-12), 0.5)
-    for smooth in (False, True):          # no load on a foot in the air, before and after smoothing
-        share_l = np.where(tl & ~tr, 1.0, np.where(tr & ~tl, 0.0, share_l))
-        if smooth:
-            break
-        share_l = np.clip(kin.gaussian_smooth(share_l, 2.0), 0.0, 1.0)
+    only_l, only_r = tl & ~tr, tr & ~tl
+
+    def grounded(share):                  # no load on a foot in the air
+        return np.where(only_l, 1.0, np.where(only_r, 0.0, share))
+
+    share_l = grounded(np.clip(kin.gaussian_smooth(grounded(share_l), 2.0), 0.0, 1.0))
 
     profile = DEFAULT_LOAD_PROFILE if p.load_profile is None else np.asarray(p.load_profile, dtype=np.float64)
     take_feet, events = {}, []
