@@ -112,7 +112,10 @@ def test_character_follows_a_udp_stream(empty_scene, ctl, model_set):
     assert not st["error"], st["error"]
     received = sum(f["received"] for f in ctl.session.stats()["feet"].values())
     assert received == sent["sent"] and body.dropped_frames == 0
-    assert st["frames"] >= 30 * SECONDS / RATE - 3          # host axis: 2× replay → half the frames
+    # Host axis: a 2× replay gives half the take's frames (75, not 150). The stream's wall-clock span
+    # shrinks when a loaded machine delays the sender's first packets, so the lower bound has slack.
+    host_frames = 30 * SECONDS / RATE
+    assert 0.75 * host_frames <= st["frames"] <= host_frames + 3, st["frames"]
     assert body.published >= 3 and st["windows"] == body.published and st["skipped"] == 0
 
     # The bones hold exactly the newest pose the reconstructor produced, retargeted.
