@@ -30,7 +30,8 @@ from step2motion_addon.core.formats import save_take  # noqa: E402
 from step2motion_addon.core.motion import rotations as rot  # noqa: E402
 from step2motion_addon.core.motion.bvh import load_bvh  # noqa: E402
 from step2motion_addon.core.motion.motion_file import save_motion  # noqa: E402
-from step2motion_addon.core.motion.retarget import level_floor, motion_from_bvh  # noqa: E402
+from step2motion_addon.core.motion.cleanup import drop_reference_frames, level_floor  # noqa: E402
+from step2motion_addon.core.motion.retarget import motion_from_bvh  # noqa: E402
 from step2motion_addon.core.motion.skeleton import Motion  # noqa: E402
 from step2motion_addon.core.sim import SimParams, simulate_insoles  # noqa: E402
 
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
               "the committed demo sample is kept", file=sys.stderr)
         return 2
     os.environ.setdefault("SOURCE_DATE_EPOCH", "1704110400")   # 2024-01-01 12:00 UTC
-    motions = [level_floor(motion_from_bvh(load_bvh(p))) for p in paths]
+    motions = [level_floor(drop_reference_frames(motion_from_bvh(load_bvh(p)))) for p in paths]
     motion = chain(motions, MAX_SECONDS)
     source = "CMU Graphics Lab Motion Capture Database, subject 07, walks " + ", ".join(CLIPS)
     motion.meta = dict(name="demo walk", source=source, licence="CMU: free for all uses. " + CMU_ACK,

@@ -30,7 +30,8 @@ import numpy as np
 
 from step2motion_addon.core.errors import TakeError
 from step2motion_addon.core.motion.bvh import load_bvh
-from step2motion_addon.core.motion.retarget import level_floor, motion_from_bvh
+from step2motion_addon.core.motion.cleanup import drop_reference_frames, level_floor, root_jumps
+from step2motion_addon.core.motion.retarget import motion_from_bvh
 from step2motion_addon.core.sim import SimParams, simulate_insoles
 
 MOTION_FPS = 30.0
@@ -71,9 +72,14 @@ def process(path_str: str, seed: int) -> tuple[dict, dict | None]:
     if info["dataset"] == "bandai" and info["category"] not in BANDAI_USABLE:
         return dict(info, rejected=f"content {info['category']!r} is not flat-ground locomotion/dance/standing"), None
     try:
-        motion = level_floor(motion_from_bvh(load_bvh(path), meta=dict(info)))   # some conversions tilt the floor
+        # A reference pose before the take (CMU subject 07) would teach the models a 150 m/s step.
+        motion = drop_reference_frames(motion_from_bvh(load_bvh(path), meta=dict(info)))
+        motion = level_floor(motion)                    # some conversions tilt the floor
     except TakeError as exc:
         return dict(info, rejected=f"unreadable: {exc}"), None
+    jumps = root_jumps(motion)
+    if jumps.size:
+        return dict(info, rejected=f"root jumps between frames {jumps[0]} and {jumps[0] + 1} (a cut in the capture)"), None
     if motion.duration < 1.0:
         return dict(info, rejected=f"too short ({motion.duration:.2f} s)"), None
     rng = np.random.default_rng(seed)

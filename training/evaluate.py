@@ -203,10 +203,11 @@ def pressure_metrics(take, models, stance_bw: float = 0.05) -> dict:
 def _mocap_clips(paths, seed: int):
     """(take, motion, entry) for BVH clips: insoles simulated by the project's simulator."""
     from step2motion_addon.core.motion.bvh import load_bvh
-    from step2motion_addon.core.motion.retarget import level_floor, motion_from_bvh
+    from step2motion_addon.core.motion.cleanup import drop_reference_frames, level_floor
+    from step2motion_addon.core.motion.retarget import motion_from_bvh
     from step2motion_addon.core.sim import SimParams, simulate_insoles
     for i, path in enumerate(paths):
-        motion = level_floor(motion_from_bvh(load_bvh(path)))
+        motion = level_floor(drop_reference_frames(motion_from_bvh(load_bvh(path))))
         take = simulate_insoles(motion, SimParams(seed=seed + i))
         name = str(path).rsplit("/", 1)[-1]
         yield take, motion.resampled(30.0), {"clip": name, "category": motion.meta.get("category", "mocap")}

@@ -18,10 +18,14 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from ..core.formats import save_take
     from ..core.motion.bvh import load_bvh
+    from ..core.motion.cleanup import drop_reference_frames
     from ..core.motion.retarget import motion_from_bvh
     from ..core.sim import SimParams, simulate_insoles
 
-    motion = motion_from_bvh(load_bvh(args.motion))
+    motion = drop_reference_frames(motion_from_bvh(load_bvh(args.motion)))
+    if motion.meta.get("reference_frames_dropped"):
+        print(f"{args.motion}: {motion.meta['reference_frames_dropped']} leading reference frame(s) dropped "
+              "(the root jumps from them to the take)")
     take = simulate_insoles(motion, SimParams(body_mass_kg=args.body_mass, insole_size=args.insole_size,
                                               seed=args.seed))
     save_take(take, args.out)

@@ -61,7 +61,7 @@ def test_demo_take_and_motion_belong_together():
 
 def test_level_floor_removes_a_slope():
     from step2motion_addon.core.motion import rotations as rot
-    from step2motion_addon.core.motion.retarget import level_floor
+    from step2motion_addon.core.motion.cleanup import level_floor
     # A procedural "walk": standing while the root glides 4 m, on a floor tilted 1°.
     base = procedural.standing(seconds=3.0, fps=30.0)
     root = base.root_pos.copy()

@@ -9,6 +9,10 @@ the heading applied); the load comes from the insoles themselves. Measured on
 of the distance; with the reconstructed pose its errors and the root model's
 are of similar size and largely independent, so the two are averaged
 (``weight``): 10.4 % → 8.9 % drift (docs/models.md, "Root translation").
+
+While both feet stand still (loaded, the insoles feel only gravity and barely
+turn) the person is standing: the root model's small steps there are pure
+wander (≈ 16 cm per standing test clip), so only the feet move the hips then.
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ from ..motion import rotations as rot
 
 TRANSLATION_SOURCES = ("model", "fused")
 STANCE_LOAD = 0.1            # of body weight: above it the foot counts as planted
+# Standing: both insoles within STILL_ACC_G of 1 g and turning slower than STILL_GYRO_DPS, for
+# STILL_HOLD_S at least. On the test split this finds every standing clip and no frame of any walk
+# or run; 10 or 40 dps, 0.15 or 0.5 s give the same drift (docs/models.md, "Root translation").
+STILL_ACC_G = 0.1
+STILL_GYRO_DPS = 20.0
+STILL_HOLD_S = 0.3
 BALLS = ("LeftToeBase", "RightToeBase")
 
 
@@ -56,13 +66,33 @@ def stance_weights(load: np.ndarray, threshold: float = STANCE_LOAD) -> np.ndarr
     return np.clip((np.asarray(load, dtype=np.float64) - threshold) / threshold, 0.0, 1.0)
 
 
+def standing(acc_g: np.ndarray, gyro_dps: np.ndarray, load: np.ndarray, rate: float) -> np.ndarray:
+    """(T,) bool: both feet loaded and still for at least ``STILL_HOLD_S``.
+
+    ``acc_g`` (T, 2, 3) in g and ``gyro_dps`` (T, 2, 3) in deg/s of left, right;
+    ``load`` (T, 2) force / body weight.
+    """
+    ok = ((np.abs(np.linalg.norm(acc_g, axis=-1) - 1.0) < STILL_ACC_G).all(axis=1)
+          & (np.linalg.norm(gyro_dps, axis=-1) < STILL_GYRO_DPS).all(axis=1)
+          & (np.asarray(load) > STANCE_LOAD).all(axis=1))
+    # Keep only runs of at least k frames (a mid-stance instant of a slow walk is not standing).
+    k = max(1, int(round(STILL_HOLD_S * rate)))
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(np.int8), [0]])))
+    out = np.zeros(len(ok), dtype=bool)
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if stop - start >= k:
+            out[start:stop] = True
+    return out
+
+
 def fused_translation(model_xy: np.ndarray, rotations: np.ndarray, offsets: np.ndarray,
-                      load: np.ndarray, weight: float = 0.5) -> np.ndarray:
+                      load: np.ndarray, weight: float = 0.5, still: np.ndarray | None = None) -> np.ndarray:
     """(T, 2) ground path: the root model's steps averaged with the planted feet's.
 
     ``model_xy`` (T, 2) the root model's integrated path; ``rotations`` (T, 22, 4)
     with the heading; ``load`` (T, 2) force / body weight of left, right. Frames
     without a planted foot (flight, missing pressure) keep the model's step.
+    ``still`` (T,) bool (see :func:`standing`): there the feet alone move the hips.
     """
     model_xy = np.asarray(model_xy, dtype=np.float64)
     step_model = np.diff(model_xy, axis=0)
@@ -73,6 +103,9 @@ def fused_translation(model_xy: np.ndarray, rotations: np.ndarray, offsets: np.n
     step_feet = -(w[:, :, None] * np.diff(balls, axis=0)).sum(axis=1) / np.maximum(den, 1e-9)[:, None]
     # A foot planted on only part of the frame (den small) trusts the model more.
     a = weight * np.clip(den, 0.0, 1.0)[:, None]
+    if still is not None:
+        still = np.asarray(still, dtype=bool)
+        a[still[1:] & still[:-1]] = 1.0
     step = a * step_feet + (1.0 - a) * step_model
     out = np.empty_like(model_xy)
     out[0] = model_xy[0]

@@ -281,38 +281,3 @@ def solve_rotations(tgt: np.ndarray, srot: np.ndarray) -> tuple[np.ndarray, np.n
         local[:, j] = g[:, j] if p < 0 else rot.mul(rot.conj(g[:, p]), g[:, j])
     local = rot.make_continuous(rot.normalize(local), axis=0)
     return local, offsets
-
-
-def level_floor(motion: Motion) -> Motion:
-    """The motion turned so the floor its feet stand on is level, at height 0.
-
-    Some conversions carry a slight tilt of the up axis (the CMU walks of the
-    shared set climb ≈5 cm over 4 m), and a walk on a slope looks like a
-    foot floating at one end and sinking at the other. The floor is the plane
-    fitted (least squares) to the lowest foot joint at the slow frames of each foot.
-    """
-    pos = motion.fk()
-    fps = motion.fps
-    points = []
-    for foot, toe in (("LeftFoot", "LeftToeBase"), ("RightFoot", "RightToeBase")):
-        p = pos[:, [JOINT_INDEX[foot], JOINT_INDEX[toe]]]                   # (T, 2, 3)
-        low = p[np.arange(len(p)), p[..., 2].argmin(1)]                     # (T, 3)
-        speed = np.linalg.norm(np.gradient(low[:, :2], 1.0 / fps, axis=0), axis=1)
-        slow = speed <= max(np.percentile(speed, 35), 0.05)
-        points.append(low[slow])
-    pts = np.concatenate(points)
-    if len(pts) < 10 or np.ptp(pts[:, 0]) + np.ptp(pts[:, 1]) < 0.5:
-        out = Motion(fps, motion.offsets.copy(), motion.rotations.copy(), motion.root_pos.copy(), dict(motion.meta))
-        out.root_pos[:, 2] -= np.percentile(pts[:, 2], 50) if len(pts) else 0.0
-        return out
-    a = np.c_[np.ones(len(pts)), pts[:, 0], pts[:, 1]]
-    coef, *_ = np.linalg.lstsq(a, pts[:, 2], rcond=None)
-    normal = np.array([-coef[1], -coef[2], 1.0])
-    turn = rot.between(normal / np.linalg.norm(normal), np.array([0.0, 0, 1]))
-    centre = pts.mean(0)
-    rotations = motion.rotations.copy()
-    rotations[:, 0] = rot.mul(turn[None], rotations[:, 0])
-    root = centre + rot.rotate(turn[None], motion.root_pos - centre)
-    floor = coef[0] + coef[1] * centre[0] + coef[2] * centre[1]              # plane height at the pivot
-    root[:, 2] -= floor
-    return Motion(fps, motion.offsets.copy(), rotations, root, dict(motion.meta, floor_levelled=True))

@@ -16,7 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import insole
+from ..errors import TakeError
 from ..motion import kinematics as kin
+from ..motion.cleanup import root_jumps
 from ..motion import rotations as rot
 from ..motion.skeleton import JOINT_INDEX as J, Motion
 from ..take import Event, FootStream, Take, TakeMeta
@@ -44,6 +46,14 @@ _FOOT = {"left": ("LeftFoot", "LeftToeBase"), "right": ("RightFoot", "RightToeBa
 def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
     """Simulate both insoles for a canonical motion. Returns a Take at ``params.rate``."""
     p = params or SimParams()
+    jumps = root_jumps(motion)
+    if jumps.size:
+        i = int(jumps[0])
+        step = float(np.linalg.norm(motion.root_pos[i + 1] - motion.root_pos[i]))
+        raise TakeError(f"the root moves {step:.2f} m between frames {i} and {i + 1} "
+                        f"({step * motion.fps:.0f} m/s): a cut or a reference pose, not motion",
+                        expected="one continuous take; core.motion.cleanup.drop_reference_frames "
+                                 "removes a reference pose before it")
     rng = np.random.default_rng(p.seed)
     rate = float(p.rate)
     dt = 1.0 / rate
