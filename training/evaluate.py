@@ -95,7 +95,7 @@ def drop_streams(features, which: str):
 
 def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose",
                   drop: str | None = None, heading_source: str | None = None,
-                  translation: str | None = None) -> dict:
+                  translation: str | None = None, samples: int = 1) -> dict:
     """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root."""
     from step2motion_addon.core.features import extract_features
     from step2motion_addon.core.inference import reconstruct
@@ -103,8 +103,12 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     source = take
     if drop:
         source = drop_streams(extract_features(take, rate=models.rate), drop)
-    r = reconstruct(source, models, seed=seed, calls=calls, pose_model=pose_model,
-                    estimate_pressure=drop is None, heading=heading_source, translation=translation)
+    from step2motion_addon.core.inference.reconstruct import mean_reconstruction
+    # ``samples`` > 1: the mean of that many hypotheses (seeds seed, seed + 1, …), as the add-on bakes it.
+    recs = [reconstruct(source, models, seed=seed + k, calls=calls, pose_model=pose_model,
+                        estimate_pressure=drop is None, heading=heading_source, translation=translation)
+            for k in range(max(1, samples) if pose_model == "pose" else 1)]
+    r = mean_reconstruction(recs)
     m = motion.resampled(r.rate)
     n = min(r.frames, m.frames)
     zero = np.zeros((n, 3))
@@ -125,7 +129,7 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     sub = Motion(m.fps, m.offsets, true_rot, m.root_pos[:n])
     out["foot_skate_mps"] = foot_skating(world, contacts_from_motion(sub), r.rate)
     out["frames"] = n
-    out["seconds"] = r.info["seconds"]["total"]
+    out["seconds"] = sum(x.info["seconds"]["total"] for x in recs)
     return out
 
 
@@ -237,6 +241,8 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="test", choices=("train", "val", "test"))
     ap.add_argument("--limit", type=int, help="first N clips of the split")
     ap.add_argument("--calls", type=int, help="denoiser calls per window (default: the model set's)")
+    ap.add_argument("--samples", type=int, default=1,
+                    help="diffusion hypotheses per clip, their mean evaluated (as the add-on bakes it; default 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pose-model", default="pose", choices=("pose", "mlp", "transformer"),
                     help="the diffusion model or a baseline regressor of the same model set")
@@ -263,7 +269,7 @@ def main(argv=None) -> int:
         from . import data
         clips = data.iter_clips(args.data, args.split, args.limit)
     per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model, args.drop,
-                                   args.heading, args.translation),
+                                   args.heading, args.translation, args.samples),
                      clip=e["clip"], category=e.get("category", "all"))
                 for take, motion, e in clips]
     if not per_clip:
@@ -272,7 +278,8 @@ def main(argv=None) -> int:
     res.update(split=args.split if args.data else "mocap", pose_model=args.pose_model, models=models_dir,
                drop=args.drop or "none", heading=args.heading or models.meta.get("root_heading", "model"),
                translation=args.translation or models.meta.get("root_translation", "model"),
-               calls=(args.calls or len(models.meta["sampler"]["timesteps"])) if args.pose_model == "pose" else 0)
+               calls=(args.calls or len(models.meta["sampler"]["timesteps"])) if args.pose_model == "pose" else 0,
+               samples=args.samples if args.pose_model == "pose" else 1)
     _print(res)
     if args.out:
         Path(args.out).write_text(json.dumps({"pooled": res, "categories": by_category(per_clip),

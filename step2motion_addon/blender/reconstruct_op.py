@@ -117,9 +117,13 @@ class STEP2MOTION_ReconSettings(bpy.types.PropertyGroup):
                                          description="Folder with a trained model set (empty: search the defaults)")
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
     samples: bpy.props.IntProperty(name="Samples", default=1, min=1, max=16,
-                                   description="Hypotheses to sample (seeds Seed, Seed+1, ...); the first is "
-                                               "baked, their spread is keyed per bone as s2m_spread and "
-                                               "colours the default character")
+                                   description="Hypotheses to sample (seeds Seed, Seed+1, ...); their mean "
+                                               "(or the first) is baked, their spread is keyed per bone as "
+                                               "s2m_spread and colours the default character")
+    average_samples: bpy.props.BoolProperty(
+        name="Bake the Mean", default=True,
+        description="With several samples, bake their mean: smoother, closer to the true motion (4 samples: "
+                    "jitter about halved). Off: bake the first sample (Seed)")
     key_storage: bpy.props.EnumProperty(
         name="Key Storage", default="auto",
         items=(("auto", "Auto", "Keyframes, or samples for takes longer than 10 minutes"),
@@ -253,7 +257,8 @@ def release_models() -> None:
     gc.collect()
 
 
-def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int = 1, progress=None):
+def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int = 1, progress=None,
+                     average: bool = True):
     """Run the models on a take: (RunResult, model set folder, model set info). TakeError if none exists.
 
     After a long take (over ``bake.SAMPLES_ABOVE_S``) the cached model sessions are released:
@@ -263,9 +268,9 @@ def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int =
     """
     from ..core.recon_run import run_reconstruction
     models, path = load_models(models_dir)
-    result = run_reconstruction(take, models, seed=seed, samples=samples, progress=progress)
+    result = run_reconstruction(take, models, seed=seed, samples=samples, progress=progress, average=average)
     info = model_set_info(path, models)
-    rec = result.recs[0]
+    rec = result.baked
     if rec.frames > bake.SAMPLES_ABOVE_S * rec.rate:
         del models
         release_models()
@@ -274,13 +279,13 @@ def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int =
 
 def bake_reconstruction(context, take, result, arm, name: str, take_root_ob=None, foot_lock=True,
                         smooth_sigma=0.0, in_place=False, key_storage: str = "auto") -> bake.BakeResult:
-    """Bake the first hypothesis, key the spread, flag estimated pressure, colour the default body.
+    """Bake the hypotheses' mean (or the first), key the spread, flag estimated pressure, colour the body.
 
     Used by the operator and the ``reconstruct`` command alike.
     """
     from ..core import recon_run
     from . import confidence
-    rec = result.recs[0]
+    rec = result.baked
     contact = recon_run.bake_contact(take, rec, result.estimated_sides, result.check.missing_feet,
                                              result.estimated_contact)
     opts = bake.BakeOptions(key_storage=key_storage)
@@ -293,6 +298,7 @@ def bake_reconstruction(context, take, result, arm, name: str, take_root_ob=None
     action = res.action
     action["s2m_hypotheses"] = len(result.recs)
     action["s2m_seed"] = int(rec.info.get("seed", 0))
+    action["s2m_baked"] = "mean" if result.mean is not None else "first"
     action["s2m_pressure_estimated"] = ",".join(result.estimated_sides)
     if len(result.recs) > 1:
         per_joint = confidence.spread_by_joint(result.spread)
@@ -395,7 +401,8 @@ class STEP2MOTION_OT_reconstruct(bpy.types.Operator):
             take = load_take(path)
             with _Progress(context) as prog:
                 result, model_dir, info = reconstruct_take(take, s.models_dir or None, s.seed, s.samples,
-                                                           progress=lambda f: prog(0.8 * f))
+                                                           progress=lambda f: prog(0.8 * f),
+                                                           average=s.average_samples)
                 arm = target_rig(context)
                 res = bake_reconstruction(context, take, result, arm, root.name.removeprefix("S2M "), root,
                                           foot_lock=s.foot_lock, smooth_sigma=s.smooth, in_place=s.in_place,
@@ -408,7 +415,8 @@ class STEP2MOTION_OT_reconstruct(bpy.types.Operator):
         _report_messages(self, res.messages)
         if info["non_commercial"]:
             self.report({"WARNING"}, f"Model set {info['name']}: {info['use']} ({'; '.join(info['licence'])})")
-        extra = f", spread of {len(result.recs)} hypotheses keyed as s2m_spread" if len(result.recs) > 1 else ""
+        extra = (f", {'mean' if result.mean is not None else 'first'} of {len(result.recs)} hypotheses baked, "
+                 "their spread keyed as s2m_spread") if len(result.recs) > 1 else ""
         self.report({"INFO"}, f"Reconstructed {res.frames} frames with {model_dir}{extra}")
         return {"FINISHED"}
 

@@ -20,8 +20,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--png", help="also render a Workbench preview (character with insoles)")
     parser.add_argument("--json", help="write a report: timings, model set, per-foot contact, warnings")
     parser.add_argument("--samples", type=int, default=1,
-                        help="hypotheses to sample (seeds --seed, --seed+1, ...): the first is baked, their "
-                             "per-joint spread goes to the report, the bones (s2m_spread) and the body colours")
+                        help="hypotheses to sample (seeds --seed, --seed+1, ...): their mean is baked (smoother, "
+                             "closer to the truth), their per-joint spread goes to the report, the bones "
+                             "(s2m_spread) and the body colours")
+    parser.add_argument("--first-sample", action="store_true",
+                        help="with --samples N, bake the first hypothesis (--seed) instead of the mean")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the first sample (default 0)")
     parser.add_argument("--models", help="folder with a trained model set (default: search models/ folders)")
     parser.add_argument("--height", type=float, default=1.75, help="default character height in m (default 1.75)")
@@ -62,7 +65,8 @@ def run(args) -> int:
     else:
         try:
             result, model_dir, info = reconstruct_op.reconstruct_take(take, args.models, args.seed,
-                                                                      max(1, args.samples))
+                                                                      max(1, args.samples),
+                                                                      average=not args.first_sample)
         except Exception as exc:          # noqa: BLE001 - shown as one line, never a traceback
             from ..core.errors import TakeError
             if not isinstance(exc, (TakeError, OSError, ValueError)):
@@ -72,12 +76,13 @@ def run(args) -> int:
                 report["error"] = str(exc)
                 _write_json(args.json, report)
             return 2
-        rec = result.recs[0]
+        rec = result.baked
         report["model_set"] = info
         report["reconstruction"] = {k: v for k, v in rec.info.items() if isinstance(v, (int, float, str))}
         report["reconstruction"]["seconds"] = dict(rec.info.get("seconds", {}))
         report["pressure_estimated"] = result.estimated_sides
         report["samples"] = len(result.recs)
+        report["baked"] = "mean" if result.mean is not None else "first"
         if len(result.recs) > 1:
             from ..core.recon_run import spread_summary
             report["spread_m"] = spread_summary(result.spread)

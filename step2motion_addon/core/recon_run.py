@@ -145,13 +145,19 @@ def spread_summary(spread: np.ndarray) -> dict:
 
 @dataclass
 class RunResult:
-    recs: list                       # one Reconstruction per hypothesis; recs[0] (seed) is the one baked
+    recs: list                       # one Reconstruction per hypothesis (seeds seed, seed + 1, …)
     spread: np.ndarray               # (T, 22) m; zeros for one hypothesis
     check: TakeCheck
     warnings: list                   # check + runtime warnings, one line each
     estimated_sides: list            # sides whose pressure came from the IMU→pressure model
     seconds: dict
     estimated_contact: np.ndarray | None = None   # (T, 2) bool from the estimated load, where estimated
+    mean: object | None = None       # the hypotheses' mean (Reconstruction) when averaged
+
+    @property
+    def baked(self):
+        """What gets baked: the hypotheses' mean when averaged, else the first (the seed's)."""
+        return self.mean if self.mean is not None else self.recs[0]
 
 
 def _masked(feats, dead: list):
@@ -166,11 +172,17 @@ def _masked(feats, dead: list):
     return dataclasses.replace(feats, stream_mask=mask, values=values)
 
 
-def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=None, cancel=None) -> RunResult:
-    """Check the take, run ``samples`` hypotheses with ``models`` (a ModelSet), measure their spread."""
+def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=None, cancel=None,
+                       average: bool = True) -> RunResult:
+    """Check the take, run ``samples`` hypotheses with ``models`` (a ModelSet), measure their spread.
+
+    ``average``: with several hypotheses, bake their mean (smoother and closer to the truth,
+    see :func:`core.inference.reconstruct.mean_reconstruction`) instead of the first.
+    """
     from .ahrs import has_imufusion
     from .features import extract_features
     from .inference import reconstruct
+    from .inference.reconstruct import mean_reconstruction
 
     samples = max(1, int(samples))
     t0 = time.perf_counter()
@@ -202,9 +214,10 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
     for side in unestimated:
         warnings.append(f"{side} insole pressure missing or dead and not estimated "
                         "(no IMU→pressure model or no IMU on both feet): the pose model does without it")
+    mean = mean_reconstruction(recs) if average and len(recs) > 1 else None
     return RunResult(recs, spread, chk, warnings, estimated,
                      {"features": t_feat - t0, "inference": t_inf - t_feat, "spread": time.perf_counter() - t_inf},
-                     est_contact)
+                     est_contact, mean)
 
 
 def _estimated_contact(rec) -> np.ndarray | None:

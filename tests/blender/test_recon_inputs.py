@@ -140,7 +140,7 @@ def test_saturated_cells_are_reported(tmp_path):
 
 def test_several_hypotheses_report_and_key_their_spread(tmp_path):
     code, rep = run_cli(tmp_path, synthetic_walk(duration=5.0, seed=10), "--samples", "3")
-    assert code == 0 and rep["samples"] == 3
+    assert code == 0 and rep["samples"] == 3 and rep["baked"] == "mean"
     spread = rep["spread_m"]
     assert set(spread) == set(CANONICAL_JOINTS)
     assert all(0 <= v["mean"] <= v["p95"] <= v["max"] for v in spread.values())
@@ -182,7 +182,7 @@ def test_operator_with_three_hypotheses_on_an_imu_only_take(registered, tmp_path
     assert root["s2m_pressure_estimated"] == "left,right"
     arm = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "character")
     action = arm.animation_data.nla_tracks[-1].strips[0].action
-    assert action["s2m_hypotheses"] == 3 and action["s2m_seed"] == 5
+    assert action["s2m_hypotheses"] == 3 and action["s2m_seed"] == 5 and action["s2m_baked"] == "mean"
     assert action["s2m_pressure_estimated"] == "left,right"
     assert arm.pose.bones["RightFoot"]["s2m_spread"] >= 0.0
     assert "hypothesis spread" in next(c for c in arm.children if c.get("s2m_role") == "character_body")[
