@@ -79,7 +79,8 @@ def process(path_str: str, seed: int) -> tuple[dict, dict | None]:
         return dict(info, rejected=f"unreadable: {exc}"), None
     jumps = root_jumps(motion)
     if jumps.size:
-        return dict(info, rejected=f"root jumps between frames {jumps[0]} and {jumps[0] + 1} (a cut in the capture)"), None
+        cut = f"root jumps between frames {jumps[0]} and {jumps[0] + 1} (a cut in the capture)"
+        return dict(info, rejected=cut), None
     if motion.duration < 1.0:
         return dict(info, rejected=f"too short ({motion.duration:.2f} s)"), None
     rng = np.random.default_rng(seed)

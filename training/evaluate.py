@@ -99,11 +99,11 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root."""
     from step2motion_addon.core.features import extract_features
     from step2motion_addon.core.inference import reconstruct
+    from step2motion_addon.core.inference.reconstruct import mean_reconstruction
     from step2motion_addon.core.inference.pose import contacts_from_motion, heading
     source = take
     if drop:
         source = drop_streams(extract_features(take, rate=models.rate), drop)
-    from step2motion_addon.core.inference.reconstruct import mean_reconstruction
     # ``samples`` > 1: the mean of that many hypotheses (seeds seed, seed + 1, …), as the add-on bakes it.
     recs = [reconstruct(source, models, seed=seed + k, calls=calls, pose_model=pose_model,
                         estimate_pressure=drop is None, heading=heading_source, translation=translation)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bpy
 
+from ..core.errors import TakeError
 from ..core.sim import SimParams, simulate_insoles
 from . import insole_scene
 from .reconstruct_op import current_bone_map, insoles_follow_feet, target_rig
@@ -56,7 +57,7 @@ class STEP2MOTION_OT_simulate_insoles(bpy.types.Operator):
         scene = context.scene
         try:
             created = simulate_from_rig(context, arm, scene.frame_start, scene.frame_end, self.body_mass, self.seed)
-        except ValueError as exc:
+        except (ValueError, TakeError) as exc:          # TakeError: a cut in the animation (root jump)
             self.report({"ERROR"}, f"{arm.name}: {exc}")
             return {"CANCELLED"}
         take = created["take"]

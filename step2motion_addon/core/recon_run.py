@@ -7,8 +7,8 @@
   window — as one-line warnings; only unusable takes raise :class:`TakeError`.
 * :func:`run_reconstruction`: features once, dead pressure streams masked so
   the runtime estimates them from the IMU with the IMU→pressure model (and
-  says so), then ``samples`` hypotheses (seeds ``seed``, ``seed + 1``, …) and
-  their per-joint spread.
+  says so), then ``samples`` hypotheses (seeds ``seed``, ``seed + 1``, …),
+  their mean (what is baked, unless ``average=False``) and their per-joint spread.
 * :func:`hypothesis_spread`: per frame and joint, the RMS distance of each
   hypothesis' global joint position from the hypotheses' mean position (m):
   where the models agree the motion is well determined by the insoles.

@@ -153,3 +153,15 @@ def test_overridden_rig_bakes_in_place(empty_scene, tmp_path):
     res = bake.bake_motion(bpy.context, override, _walk(), retarget.detect_bone_map(override))
     assert res.armature == override and res.frames == 48          # 2 s at the default 24 fps
     assert linked.animation_data is None
+
+
+def test_simulate_insoles_refuses_an_animation_with_a_cut(registered):
+    registered.render.fps = 30
+    arm = character.create_character(bpy.context, height=1.7)
+    registered.step2motion_recon.target = arm
+    walk = _walk(seconds=3.0)
+    walk.root_pos[45:] += np.array([0.0, 3.0, 0.0])                 # the character jumps 3 m at 1.5 s
+    bake.bake_motion(bpy.context, arm, walk, retarget.detect_bone_map(arm))
+    with pytest.raises(RuntimeError, match=r"root moves [23]\.\d\d m between frames 44 and 45"):
+        bpy.ops.step2motion.simulate_insoles()
+    assert not [ob for ob in bpy.data.objects if ob.get("s2m_role") == "insole"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ahrs import has_imufusion
-from ..features import STREAMS, Features, extract_features, stream_slices
+from ..features import STREAMS, Features, extract_features, stream_columns, stream_slices
 from .heading import heading_changes
 from .model_set import ModelSet
 from .odometry import TRANSLATION_SOURCES, fused_translation, standing
@@ -102,7 +102,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                            models.window, models.offline_hop)
         for i in pressure_idx:
             if not mask[i]:
-                cols = np.arange(*_stream_range(i))
+                cols = stream_columns([names[i]])
                 pos = np.searchsorted(models.pressure_columns, cols)
                 cond[:, cols] = est[:, pos]
                 mask[i] = 1.0
@@ -180,12 +180,8 @@ def _foot_load(cond: np.ndarray, mask: np.ndarray, models: ModelSet) -> np.ndarr
     """(T, 2) force / body weight of each foot (measured or estimated); 0 where unknown."""
     names = [n for n, _ in STREAMS]
     streams = [names.index(f"{side}_load") for side in ("left", "right")]
-    cols = [_stream_range(i)[0] for i in streams]          # force is the stream's first column
+    cols = [stream_slices()[f"{side}_load"].start for side in ("left", "right")]   # force: first column
     load = cond[:, cols] * models.features_norm.std[cols] + models.features_norm.mean[cols]
     load[:, mask[streams] == 0] = 0.0
     return load
 
-
-def _stream_range(i: int) -> tuple[int, int]:
-    start = sum(w for _, w in STREAMS[:i])
-    return start, start + STREAMS[i][1]
