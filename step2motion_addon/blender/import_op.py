@@ -42,7 +42,9 @@ class IMPORT_SCENE_OT_step2motion_take(bpy.types.Operator, ImportHelper):
         if prefs is not None:
             self.fps = prefs.default_fps
             self.trace_length = prefs.default_trace_length
-        return ImportHelper.invoke(self, context, event)
+        # A file dropped on the viewport (FileHandler) arrives with its path set: ask only for the
+        # options (a popup) instead of opening the file browser again.
+        return self.invoke_popup(context)
 
     def draw(self, context):
         layout = self.layout

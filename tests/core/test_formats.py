@@ -130,6 +130,12 @@ def test_nan_inf_fields(tmp_path, bad):
     assert err.line == 11 and "finite" in str(err)
 
 
+@pytest.mark.parametrize("big", ["1e39", "-3.5e38", "1" + "0" * 40 + ".0"])
+def test_numbers_beyond_float32_are_refused_not_loaded_as_inf(tmp_path, big):
+    err = _error(_moticon(tmp_path, [_row("0.00"), _row("0.01"), _row("0.02", force=big)]))
+    assert err.line == 12 and "32-bit" in str(err)
+
+
 def test_non_monotonic_time(tmp_path):
     err = _error(_moticon(tmp_path, [_row("0.00"), _row("0.02"), _row("0.01")]))
     assert err.line == 12 and "backwards" in str(err)

@@ -37,6 +37,9 @@ def _check(tmp_path, ext, data):
     assert isinstance(take, Take) and take.feet
     for f in take.feet.values():
         assert np.all(np.diff(f.time) > 0) and np.all(np.isfinite(f.time))
+        for name in ("pressure", "acc", "gyro", "force", "cop"):     # no NaN/inf in a valid sample
+            v = getattr(f, name)
+            assert v is None or np.all(np.isfinite(v[f.valid])), name
 
 
 @SETTINGS

@@ -98,3 +98,19 @@ def test_sigkill_loses_at_most_half_a_second(tmp_path):
     # every sample appended more than 0.5 s before the kill is on disk
     old_enough = [k for k, t in sent if t < kill_time - 0.5]
     assert old_enough and last_k >= max(old_enough)
+
+
+def test_non_finite_channels_are_zeroed_marked_invalid_and_reported(tmp_path):
+    path = tmp_path / "nan.s2m"
+    acc = np.zeros((20, 3))
+    acc[5, 1] = np.nan
+    force = np.full(20, 100.0)
+    force[9] = np.inf
+    with NativeWriter(path, TakeMeta(device="test")) as w:
+        w.append("left", np.arange(20) / 100, np.ones((20, 16)), acc=acc, gyro=np.zeros((20, 3)), force=force)
+    take = load_take(path)
+    foot = take.feet["left"]
+    assert len(foot) == 20                              # nothing recorded is lost
+    assert np.flatnonzero(~foot.valid).tolist() == [5, 9]
+    assert np.isfinite(foot.acc[foot.valid]).all() and np.isfinite(foot.force[foot.valid]).all()
+    assert any("non-finite acc/force" in r and "0.050 s" in r for r in take.report)

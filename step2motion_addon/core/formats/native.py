@@ -495,6 +495,7 @@ def _read(path: str, conn: sqlite3.Connection) -> Take:
                             cat("acc", 3), cat("gyro", 3), cat("force", 1), cat("cop", 2), valid, layout)
         if not keep.all():
             stream = stream.select(keep)
+        _invalidate_non_finite(stream, report)
         feet[side] = stream
     if not feet:
         raise TakeError("the take holds no samples", path, None, "at least one block of samples")
@@ -523,6 +524,30 @@ def _read(path: str, conn: sqlite3.Connection) -> Take:
     meta.source_format = "native"
     meta.source_path = path
     return Take(feet, meta, events, report)
+
+
+def _invalidate_non_finite(stream: FootStream, report: list) -> None:
+    """NaN/inf in a valid sample (a corrupt or hand-edited file): mark it invalid and report it.
+
+    Invalid samples may hold NaN (``processing.fill_gaps`` writes long gaps so); ±inf becomes
+    NaN too. The rest of the take is kept; invalid samples are gaps downstream.
+    """
+    bad = np.zeros(len(stream), dtype=bool)
+    names = []
+    for name in ("pressure", "acc", "gyro", "force", "cop"):
+        v = getattr(stream, name)
+        if v is None or not v.size:
+            continue
+        rows = ~np.isfinite(v.reshape(len(stream), -1)).all(axis=1)
+        np.copyto(v, np.nan, where=np.isinf(v))
+        if (rows & stream.valid).any():
+            names.append(name)
+            bad |= rows & stream.valid
+    if bad.any():
+        stream.valid[bad] = False
+        first = float(stream.time[np.argmax(bad)])
+        report.append(f"{stream.side}: {int(bad.sum())} samples with non-finite {'/'.join(names)} "
+                      f"(first at {first:.3f} s) marked invalid")
 
 
 def iter_raw_packets(path):

@@ -24,6 +24,7 @@ _ALLOWED = np.zeros(256, dtype=bool)
 _ALLOWED[48:58] = True          # digits
 _ALLOWED[[45, 46]] = True       # '-' '.'
 MAX_DIGITS = 15                 # float64 holds 15 significant decimal digits exactly
+F32_MAX = float(np.finfo(np.float32).max)
 MAX_ODD_FIELDS = 10_000         # more non-numeric fields than this: not a table of numbers
 
 
@@ -116,6 +117,11 @@ def parse_table(buf: bytes, ncols: int, sep: int, path: str, first_line: int,
         values[r, c] = v if np.isfinite(v) else np.nan
         if not np.isfinite(v):
             odd.append((r, c, text))
+    # Takes store float32: a finite float64 beyond its range would load as ±inf.
+    for r, c in np.argwhere(np.abs(values) > F32_MAX)[:MAX_ODD_FIELDS]:
+        odd.append((int(r), int(c), _text(buf, starts[r * ncols + c], ends[r * ncols + c])))
+        values[r, c] = np.nan
+    odd.sort(key=lambda o: (o[0], o[1]))
     return values, odd
 
 
@@ -136,6 +142,13 @@ def odd_field_error(path: str, line: int, column: str, text: str) -> TakeError:
     if low in ("nan", "inf", "infinity"):
         return TakeError(f"column '{column}' holds {text!r}", path, line, "a finite number (empty = no sample)")
     shown = text if len(text) <= 40 else text[:40] + "…"
+    try:
+        big = abs(float(text)) > F32_MAX
+    except ValueError:
+        big = False
+    if big:
+        return TakeError(f"column '{column}' holds {shown!r}, beyond the 32-bit range a take stores", path, line,
+                         "a number within ±3.4e38")
     return TakeError(f"field {shown!r} in column '{column}' is not a number", path, line, "a plain decimal number")
 
 
