@@ -211,8 +211,8 @@ class BleSource:
             self._last_rx[side] = host_ns * 1e-9
             try:
                 frame = decode(data, host_ns)
-            except FrameError as exc:
-                session.bad_packet(exc, "open")
+            except FrameError as exc:      # counted and kept raw (marked rejected), never decoded
+                session.bad_packet(exc, "open", bytes(data), "open_frame", side, host_ns)
                 return
             session.good_packet("open")
             if frame.side != side:
@@ -344,7 +344,7 @@ class OrpheBleSource(BleSource):
             try:
                 frames = orphe.decode(bytes(data), config, host_ns)
             except FrameError as exc:
-                session.bad_packet(exc, "orphe")
+                session.bad_packet(exc, "orphe", bytes(data), "orphe", self.side_of(slot), host_ns)
                 return
             session.good_packet("orphe")
             session.ingest(frames, bytes(data), "orphe")

@@ -12,6 +12,7 @@ bounded: when the consumer stalls, the oldest frames are dropped from the
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
@@ -20,9 +21,57 @@ from collections import deque
 import numpy as np
 
 from .clock import FootClock
-from .frame import DecodeStats, Frame, FrameError
+from .frame import BadChecksum, BadHeader, BadValue, DecodeStats, Frame, FrameError, TruncatedFrame
 
 SIDES = ("left", "right")
+log = logging.getLogger(__name__)
+
+# Why a decoder rejected a packet, as recorded after the '!' of a raw packet's decoder name.
+REJECT_REASONS = ((BadChecksum, "crc"), (TruncatedFrame, "truncated"), (BadHeader, "header"), (BadValue, "value"))
+REJECT_MARK = "!"
+
+
+def rejected_decoder(decoder: str, exc: BaseException) -> str:
+    """'open_frame' + a CRC error → 'open_frame!crc': the decoder name of a rejected raw packet."""
+    reason = next((name for cls, name in REJECT_REASONS if isinstance(exc, cls)), "bad")
+    return f"{decoder}{REJECT_MARK}{reason}"
+
+
+def split_decoder(name: str) -> tuple[str, str | None]:
+    """A raw packet's decoder field → (decoder, reason it was rejected, or None for a decoded packet)."""
+    decoder, mark, reason = str(name).partition(REJECT_MARK)
+    return decoder, (reason if mark else None)
+
+
+class BadRawBudget:
+    """How much of the rejected packets a take keeps: a token bucket of bytes/s and a total cap.
+
+    Rejected packets are rare on a working link; a misconfigured or hostile
+    sender can send thousands a second. Beyond ``bytes_per_s`` (with bursts up
+    to ``burst`` bytes) or ``total`` bytes in all they are only counted.
+    """
+
+    def __init__(self, bytes_per_s: float = 16384, burst: int = 65536, total: int = 8 << 20):
+        self.rate, self.burst, self.total = float(bytes_per_s), int(burst), int(total)
+        self.tokens = float(burst)
+        self.last_ns: int | None = None
+        self.kept = self.kept_bytes = self.not_kept = 0
+
+    def allow(self, size: int, now_ns: int) -> bool:
+        if self.last_ns is not None and now_ns > self.last_ns:
+            self.tokens = min(float(self.burst), self.tokens + (now_ns - self.last_ns) * 1e-9 * self.rate)
+        if self.last_ns is None or now_ns > self.last_ns:
+            self.last_ns = now_ns
+        if size <= self.tokens and self.kept_bytes + size <= self.total:
+            self.tokens -= size
+            self.kept += 1
+            self.kept_bytes += size
+            return True
+        self.not_kept += 1
+        return False
+
+    def as_dict(self) -> dict:
+        return {"kept": self.kept, "kept_bytes": self.kept_bytes, "not_kept": self.not_kept}
 
 
 class FootStats:
@@ -84,7 +133,8 @@ class _PeriodGuess:
 class LiveSession:
     """A source streaming into a queue (and optionally a recorder) on a private loop thread."""
 
-    def __init__(self, source, recorder=None, maxsize: int = 20000):
+    def __init__(self, source, recorder=None, maxsize: int = 20000,
+                 bad_raw: BadRawBudget | None = None):
         self.source = source
         self.recorder = recorder
         self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
@@ -94,6 +144,8 @@ class LiveSession:
         self.rejected_packets = 0
         self.queue_dropped = 0
         self.errors: list[str] = []
+        self.warnings: list[str] = []
+        self.bad_raw = bad_raw or BadRawBudget()
         self._period = {s: _PeriodGuess() for s in SIDES}
         self._pending_gap: dict[str, str] = {}
         self._drain_delay: deque = deque(maxlen=5000)
@@ -223,14 +275,40 @@ class LiveSession:
         if self.recorder is not None:
             self.recorder.frame(frame)
 
-    def bad_packet(self, exc: FrameError, decoder: str) -> None:
+    def bad_packet(self, exc: FrameError, decoder: str, raw: bytes | None = None, raw_decoder: str | None = None,
+                   side: str = "", host_ns: int | None = None) -> None:
+        """Count a rejected packet; with ``raw`` and a recorder, keep its bytes marked as rejected.
+
+        ``decoder`` names the statistics entry, ``raw_decoder`` the decoder name
+        stored with the payload (as for good packets, e.g. 'open_frame').
+        """
         self.decode_stats.setdefault(decoder, DecodeStats()).count_bad(exc)
+        rec = self.recorder
+        if raw is None or rec is None or not getattr(rec, "keep_raw", True):
+            return
+        now = host_ns if host_ns is not None else time.monotonic_ns()
+        budget = self.bad_raw
+        if budget.allow(len(raw), now):
+            rec.raw(side, (now - self.t0_ns) * 1e-9, raw, rejected_decoder(raw_decoder or decoder, exc))
+        elif budget.not_kept == 1:
+            rec.note(f"{(now - self.t0_ns) * 1e-9:.3f} s: rejected packets beyond {budget.rate / 1024:g} KiB/s "
+                     f"or {budget.total >> 20} MiB in all are counted, not kept as raw packets")
 
     def good_packet(self, decoder: str) -> None:
         self.decode_stats.setdefault(decoder, DecodeStats()).ok += 1
 
     def reject(self) -> None:
         self.rejected_packets += 1
+
+    def warn(self, text: str) -> None:
+        """A non-fatal problem the user should see: kept in ``warnings``, the event log, the log and the take."""
+        if text in self.warnings:
+            return
+        self.warnings.append(text)
+        self.events.append((round(self.now(), 3), "", "warning", text))
+        log.warning(text)
+        if self.recorder is not None:
+            self.recorder.note(f"warning: {text}")
 
     def device_event(self, side: str, kind: str, detail: str = "") -> None:
         """connected / disconnected / stalled / reconnected / battery / rssi."""
@@ -266,10 +344,12 @@ class LiveSession:
             "bad_frames": bad,
             "decoders": {k: v.as_dict() for k, v in self.decode_stats.items()},
             "rejected_packets": self.rejected_packets,
+            "bad_raw": self.bad_raw.as_dict(),
             "queue_dropped": self.queue_dropped,
             "drain_latency_ms_p50": round(float(np.percentile(delays, 50)) * 1e3, 3) if len(delays) else None,
             "drain_latency_ms_p95": round(float(np.percentile(delays, 95)) * 1e3, 3) if len(delays) else None,
             "errors": list(self.errors),
+            "warnings": list(self.warnings),
             "events": [list(e) for e in self.events],
         }
         source_stats = getattr(self.source, "stats", None)
