@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -34,6 +35,7 @@ import numpy as np
 
 from ..core import insole
 from ..core.take import FootStream, Take, TakeMeta
+from ..devices import orphe
 from ..devices.session import SIDES, LiveSession, drain
 from . import insole_scene
 from .insole_scene import CONTACT_N, SceneOptions, pressure_prop
@@ -55,6 +57,55 @@ class LiveError(Exception):
     """A one-line, user-facing reason why a live action could not be done."""
 
 
+# -- cell layouts on the live insole ------------------------------------------------------------
+# The live insole is the 16-cell mesh (insole.grid_mesh: one patch per Moticon cell). An ORPHE
+# insole (layout "orphe6", devices/orphe.py) has 6 cells; each one is shown on the Moticon cells
+# of its foot region, every cell of the region at the ORPHE cell's value. Force and COP then
+# come from insole.force_and_cop on those 16 values: each ORPHE value times its region's area,
+# the COP at the area-weighted region centres (toes ahead, heel behind, medial +Y).
+ORPHE6_REGIONS = {                  # ORPHE cell name -> Moticon cells (0-based, insole.CELL_NAMES)
+    "toe medial": (8, 13),          # metatarsal 1, hallux
+    "mid medial": (4, 6),           # rear midfoot medial, medial arch
+    "toe lateral": (11, 12, 14, 15),    # metatarsals 4-5, toes 2-3 and 4-5
+    "centre": (9, 10),              # metatarsals 2-3
+    "mid lateral": (5, 7),          # rear midfoot lateral, lateral midfoot
+    "heel": (0, 1, 2, 3),           # the four heel cells
+}
+
+
+def _orphe_cell_of() -> np.ndarray:
+    """Moticon cell -> the ORPHE cell (index in the decoder's order) shown on it."""
+    out = np.empty(len(insole.AREAS_SIZE7), dtype=np.intp)
+    for k, name in enumerate(orphe.CELL_NAMES):
+        out[list(ORPHE6_REGIONS[name])] = k
+    return out
+
+
+_ORPHE_CELL_OF = _orphe_cell_of()
+
+
+def cells16(pressure) -> np.ndarray | None:
+    """The 16 values the live insole shows for a frame's cells; None for a layout it cannot show."""
+    p = np.asarray(pressure)
+    if len(p) == len(_ORPHE_CELL_OF):
+        return p
+    if len(p) == insole.LAYOUTS["orphe6"]:
+        return p[_ORPHE_CELL_OF]
+    return None
+
+
+def _bleak_mta() -> None:
+    """bleak on Windows needs a multi-threaded COM apartment: the same bleak helper as
+    ``devices/ble.py`` ``BleSource.run`` (a no-op elsewhere). Once per thread, at its start:
+    ``uninitialize_sta`` uninitialises whatever COM holds, MTA included."""
+    if sys.platform == "win32":
+        try:
+            from bleak.backends.winrt.util import uninitialize_sta
+            uninitialize_sta()
+        except Exception:       # bleak missing (scan() reports it) or an older bleak
+            pass
+
+
 # -- the service loop (BLE scans) -----------------------------------------------------------
 class ServiceLoop:
     """An asyncio loop in a daemon thread for work outside a session (BLE scans)."""
@@ -68,6 +119,7 @@ class ServiceLoop:
             ready = threading.Event()
 
             def main():
+                _bleak_mta()                    # the loop runs the panel's BLE scans
                 loop = asyncio.new_event_loop()
                 asyncio.set_event_loop(loop)
                 self._loop = loop
@@ -488,11 +540,13 @@ class LiveController:
         return p
 
     def _force_cop(self, frame, p) -> tuple[float, float, float]:
-        """Force and COP for the view: the device's own, unless zeroing changed the pressures."""
+        """Force and COP for the view: the device's own, unless zeroing changed the pressures or the
+        frame has none (then from the cells, an ORPHE insole's through :data:`ORPHE6_REGIONS`)."""
         if frame.force is not None and frame.cop is not None and frame.side not in self.baseline:
             return float(frame.force), float(frame.cop[0]), float(frame.cop[1])
-        if len(p) == 16:
-            f, cop = insole.force_and_cop(np.nan_to_num(p), self.insole_size)
+        q = cells16(p)                  # 16 cells, or an ORPHE insole's 6 on their regions
+        if q is not None:
+            f, cop = insole.force_and_cop(np.nan_to_num(q), self.insole_size)
             return float(f), float(cop[0]), float(cop[1])
         return (float(frame.force or 0.0), *(map(float, frame.cop) if frame.cop is not None else (0.0, 0.0)))
 
@@ -689,7 +743,9 @@ def drain_into_scene(context_or_scene, controller: LiveController, max_frames: i
     Bounded: when more than ``max_frames`` wait, the oldest are dropped from
     the display (the recording has them all). The newest frame of each foot
     sets the live insoles' ``pressure_XX``/``total_force``/``cop_x``/``cop_y``
-    /``contact``; drivers carry them to the heatmap, marker and arrow.
+    /``contact``; drivers carry them to the heatmap, marker and arrow. A
+    6-cell ORPHE frame is drawn on its regions (:data:`ORPHE6_REGIONS`); a
+    frame without force/COP gets them from its cells.
     """
     t_start = time.perf_counter()
     session = controller.session
@@ -741,9 +797,10 @@ def _show(controller: LiveController, newest: dict) -> None:
         if ob is None:
             continue
         p = controller._corrected(frame)
-        if len(p) == 16:
-            for c in range(16):
-                v = float(p[c])
+        q = cells16(p)                  # an ORPHE insole's 6 cells drawn on their regions
+        if q is not None:
+            for c in range(len(q)):
+                v = float(q[c])
                 ob[pressure_prop(c)] = v if math.isfinite(v) else 0.0
         force, cx, cy = controller._force_cop(frame, p)
         ob["total_force"] = force
