@@ -93,16 +93,18 @@ def resample_foot(stream, times: np.ndarray, size: int | None) -> dict:
     ok = stream.valid.copy()
     n = len(times)
     out = {}
-    has16 = stream.cells == len(insole.AREAS_SIZE7)
-    if stream.has_pressure:
-        ok &= np.isfinite(stream.pressure).all(axis=1)
-        out["pressure"] = _interp(times, stream.time, stream.pressure.astype(np.float64), ok)
+    # 16 cells, or an ORPHE insole's 6 drawn on their foot regions (insole.as_moticon16)
+    pressure = insole.as_moticon16(stream.pressure) if stream.has_pressure else None
+    has16 = pressure is not None
+    if has16:
+        ok &= np.isfinite(pressure).all(axis=1)
+        out["pressure"] = _interp(times, stream.time, pressure.astype(np.float64), ok)
     if stream.force is not None:
         f_ok = ok & np.isfinite(stream.force)
         force = _interp(times, stream.time, stream.force.astype(np.float64), f_ok)[:, 0]
         src_force = np.where(np.isfinite(stream.force), stream.force, 0.0)
     elif has16:
-        src_force = insole.force_and_cop(np.nan_to_num(stream.pressure), size)[0]
+        src_force = insole.force_and_cop(np.nan_to_num(pressure), size)[0]
         force = _interp(times, stream.time, src_force, ok)[:, 0]
     else:
         src_force = np.zeros(len(stream))

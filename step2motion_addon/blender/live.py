@@ -35,7 +35,6 @@ import numpy as np
 
 from ..core import insole
 from ..core.take import FootStream, Take, TakeMeta
-from ..devices import orphe
 from ..devices.session import SIDES, LiveSession, drain
 from . import insole_scene
 from .insole_scene import CONTACT_N, SceneOptions, pressure_prop
@@ -63,35 +62,12 @@ class LiveError(Exception):
 # of its foot region, every cell of the region at the ORPHE cell's value. Force and COP then
 # come from insole.force_and_cop on those 16 values: each ORPHE value times its region's area,
 # the COP at the area-weighted region centres (toes ahead, heel behind, medial +Y).
-ORPHE6_REGIONS = {                  # ORPHE cell name -> Moticon cells (0-based, insole.CELL_NAMES)
-    "toe medial": (8, 13),          # metatarsal 1, hallux
-    "mid medial": (4, 6),           # rear midfoot medial, medial arch
-    "toe lateral": (11, 12, 14, 15),    # metatarsals 4-5, toes 2-3 and 4-5
-    "centre": (9, 10),              # metatarsals 2-3
-    "mid lateral": (5, 7),          # rear midfoot lateral, lateral midfoot
-    "heel": (0, 1, 2, 3),           # the four heel cells
-}
-
-
-def _orphe_cell_of() -> np.ndarray:
-    """Moticon cell -> the ORPHE cell (index in the decoder's order) shown on it."""
-    out = np.empty(len(insole.AREAS_SIZE7), dtype=np.intp)
-    for k, name in enumerate(orphe.CELL_NAMES):
-        out[list(ORPHE6_REGIONS[name])] = k
-    return out
-
-
-_ORPHE_CELL_OF = _orphe_cell_of()
+ORPHE6_REGIONS = insole.ORPHE6_REGIONS     # ORPHE cell name -> Moticon cells it is drawn on
 
 
 def cells16(pressure) -> np.ndarray | None:
     """The 16 values the live insole shows for a frame's cells; None for a layout it cannot show."""
-    p = np.asarray(pressure)
-    if len(p) == len(_ORPHE_CELL_OF):
-        return p
-    if len(p) == insole.LAYOUTS["orphe6"]:
-        return p[_ORPHE_CELL_OF]
-    return None
+    return insole.as_moticon16(pressure)
 
 
 def _bleak_mta() -> None:
@@ -556,12 +532,14 @@ class LiveController:
         if not force and now - self._status_at < STATUS_EVERY_S:
             return self.status
         self._status_at = now
-        st: dict = {"source": self.label, "kind": self.kind, "running": False, "feet": {}, "errors": []}
+        st: dict = {"source": self.label, "kind": self.kind, "running": False, "feet": {}, "errors": [],
+                    "warnings": []}
         s = self.session
         if s is not None:
             stats = s.stats()
             st["running"] = s.running
             st["errors"] = stats["errors"]
+            st["warnings"] = stats.get("warnings", [])
             st["elapsed_s"] = stats["elapsed_s"]
             st["queue_dropped"] = stats["queue_dropped"]
             st["bad_frames"] = stats["bad_frames"]

@@ -89,6 +89,8 @@ class VIEW3D_PT_step2motion_live(bpy.types.Panel):
         row.operator("step2motion.live_stop", text="", icon="CANCEL")
         for err in st.get("errors", [])[:2]:
             layout.label(text=err, icon="ERROR")
+        for warning in st.get("warnings", [])[:2]:      # e.g. listening on the network with no sender set
+            layout.label(text=warning, icon="INFO")
         for side in ("left", "right"):
             f = st.get("feet", {}).get(side)
             box = layout.box()

@@ -37,6 +37,32 @@ DEFAULT_SIZE = 5
 
 LAYOUTS = {"moticon16": 16, "orphe6": 6}   # layout name -> cell count
 
+# ORPHE INSOLE's 6 cells (in the order its packets carry them) drawn on the 16-cell insole:
+# each one colours the Moticon cells of its foot region, so force and COP follow from the
+# same device model (each value × its region's area, COP at the regions' centres).
+ORPHE6_CELLS = ("toe medial", "mid medial", "toe lateral", "centre", "mid lateral", "heel")
+ORPHE6_REGIONS = {
+    "toe medial": (8, 13),              # metatarsal 1, hallux
+    "mid medial": (4, 6),               # rear midfoot medial, medial arch
+    "toe lateral": (11, 12, 14, 15),    # metatarsals 4-5, toes 2-3 and 4-5
+    "centre": (9, 10),                  # metatarsals 2-3
+    "mid lateral": (5, 7),              # rear midfoot lateral, lateral midfoot
+    "heel": (0, 1, 2, 3),               # the four heel cells
+}
+_ORPHE_CELL_OF = np.empty(16, dtype=np.intp)
+for _k, _name in enumerate(ORPHE6_CELLS):
+    _ORPHE_CELL_OF[list(ORPHE6_REGIONS[_name])] = _k
+
+
+def as_moticon16(pressure: np.ndarray) -> np.ndarray | None:
+    """(..., 16) pressures on the 16-cell layout for a 16- or 6-cell (ORPHE) layout; None for others."""
+    p = np.asarray(pressure)
+    if p.shape[-1] == 16:
+        return p
+    if p.shape[-1] == LAYOUTS["orphe6"]:
+        return p[..., _ORPHE_CELL_OF]
+    return None
+
 
 def insole_length(size: int | None) -> float:
     """Insole length in metres for a Moticon size (None → default size)."""

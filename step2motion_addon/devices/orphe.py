@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.insole import ORPHE6_CELLS
 from .frame import BadHeader, Frame, TruncatedFrame
 
 SERVICE_INFO = "01a9d6b5-ff6e-444a-b266-0be75e85c064"
@@ -35,7 +36,7 @@ CHAR_SENSOR_VALUES = "f3f9c7ce-46ee-4205-89ac-abe64e626c0f"
 CHAR_STEP_ANALYSIS = "4eb776dc-cf99-4af7-b2d3-ad0f791a79dd"
 NAME_PREFIX = "INS"
 CMD_MODE = 0x0D                       # write [0x0D, mode] to DEVICE_INFORMATION; mode 4 = 100 Hz
-CELL_NAMES = ("toe medial", "mid medial", "toe lateral", "centre", "mid lateral", "heel")
+CELL_NAMES = ORPHE6_CELLS     # the packets' cell order (core.insole draws them on the 16-cell insole)
 
 TYPE_100HZ = 56
 TYPES_200HZ = (54, 55)

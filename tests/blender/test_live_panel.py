@@ -101,6 +101,10 @@ def test_running_panel_shows_status_and_recording(registered, tmp_path):
     rate = ctl.status["feet"]["left"]["rate_hz"]
     assert 300 < rate < 500                 # 100 Hz played at 4x
     assert "step2motion.live_follow" in log["ops"] and "body_hop" in log["props"]
+    # A session warning (e.g. a network-wide UDP listener with no sender set) reaches the panel.
+    ctl.session.warn("listener reachable from the network")
+    ctl.refresh_status(force=True)
+    assert "listener reachable from the network" in _draw()["labels"]
 
 
 def test_follow_with_character_from_the_panel(registered, monkeypatch):

@@ -186,3 +186,31 @@ def test_geometry_is_procedural_and_heatmap_node_group_shared(empty_scene, heel_
         assert xs.max() == pytest.approx(length / 2, abs=0.004)
         assert created[f"insole_{side}"].modifiers[0].node_group.name == node_groups.HEATMAP_GROUP
         assert Vector(created[f"insole_{side}"].data.polygons[0].normal).z > 0.99
+
+
+def test_a_recorded_six_cell_orphe_take_shows_on_its_foot_regions(empty_scene, tmp_path):
+    """An ORPHE take (6 cells, no force/COP channels) imports with a heatmap, force and COP."""
+    from step2motion_addon.core.formats import load_take, save_take
+    from step2motion_addon.core.take import FootStream, Take, TakeMeta
+    t = np.arange(200) / 100.0
+    p = np.zeros((200, 6), np.float32)
+    p[:100, insole.ORPHE6_CELLS.index("heel")] = 20.0        # first second on the heel,
+    p[100:, insole.ORPHE6_CELLS.index("toe medial")] = 20.0  # then on the big toe
+    feet = {s: FootStream(s, t, p.copy(), layout="orphe6") for s in ("left", "right")}
+    path = tmp_path / "orphe.s2m"
+    save_take(Take(feet, TakeMeta(device="ORPHE INSOLE", insole_size=5)), str(path))
+    take = load_take(path)
+    assert take.feet["left"].cells == 6
+    created = insole_scene.build_take_scene(bpy.context, take, SceneOptions(fps=10.0))
+    ob = created["insole_right"]
+    heel = [c + 1 for c in insole.ORPHE6_REGIONS["heel"]]
+    big_toe = [c + 1 for c in insole.ORPHE6_REGIONS["toe medial"]]
+    empty_scene.frame_set(4)                                   # 0.3 s: heel loaded
+    assert all(ob[f"pressure_{c:02d}"] == pytest.approx(20.0) for c in heel)
+    assert all(ob[f"pressure_{c:02d}"] == 0.0 for c in big_toe)
+    areas = insole.cell_areas(5)
+    assert ob["total_force"] == pytest.approx(20.0 * sum(areas[c - 1] for c in heel), rel=1e-4)
+    heel_x = ob["cop_x"]
+    empty_scene.frame_set(16)                                  # 1.5 s: big toe loaded
+    assert all(ob[f"pressure_{c:02d}"] == pytest.approx(20.0) for c in big_toe)
+    assert ob["cop_x"] > heel_x + 0.4 and ob["cop_y"] > 0.05   # forward, and medial (+Y)
