@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -71,26 +70,24 @@ def cells16(pressure) -> np.ndarray | None:
 
 
 def _bleak_mta() -> None:
-    """bleak on Windows needs a multi-threaded COM apartment: the same bleak helper as
-    ``devices/ble.py`` ``BleSource.run`` (a no-op elsewhere). Once per thread, at its start:
-    ``uninitialize_sta`` uninitialises whatever COM holds, MTA included."""
-    if sys.platform == "win32":
-        try:
-            from bleak.backends.winrt.util import uninitialize_sta
-            uninitialize_sta()
-        except Exception:       # bleak missing (scan() reports it) or an older bleak
-            pass
+    """bleak on Windows needs a multi-threaded COM apartment: once per thread (devices.ble)."""
+    from ..devices.ble import ensure_mta
+    ensure_mta()
 
 
 # -- the service loop (BLE scans) -----------------------------------------------------------
 class ServiceLoop:
-    """An asyncio loop in a daemon thread for work outside a session (BLE scans)."""
+    """The add-on's asyncio loop in a daemon thread: live sessions and the panel's BLE scans."""
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
     def submit(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop())
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop (started on first use; it lives until the add-on is disabled)."""
         if self._thread is None or not self._thread.is_alive():
             ready = threading.Event()
 
@@ -111,7 +108,7 @@ class ServiceLoop:
             self._thread = threading.Thread(target=main, name="step2motion-service", daemon=True)
             self._thread.start()
             ready.wait()
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return self._loop
 
     def stop(self, timeout: float = 5.0) -> None:
         if self._thread is None:
@@ -227,7 +224,8 @@ class LiveController:
         if insole_size:
             self.insole_size = int(insole_size)
         self._reset_stream_state()
-        session = LiveSession(source).start()
+        # On the add-on's one service loop (also the panel's BLE scans), not a loop per capture.
+        session = LiveSession(source).start(loop=self.service.loop())
         if kind == "udp":
             deadline = time.monotonic() + wait_bound
             while source.bound is None and session.running and time.monotonic() < deadline:

@@ -18,11 +18,32 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
 import warnings
 
 from . import open_frame as of
 from .frame import FrameError
+
+
+_apartment = threading.local()
+
+
+def ensure_mta() -> None:
+    """On Windows, leave the single-threaded COM apartment bleak's WinRT backend cannot use.
+
+    Once per thread, before its first Bluetooth call: ``uninitialize_sta`` tears down
+    whatever COM holds, so a second call would undo what WinRT set up since. A no-op
+    elsewhere, or when bleak is missing (the scan reports that).
+    """
+    if sys.platform != "win32" or getattr(_apartment, "done", False):
+        return
+    _apartment.done = True
+    try:
+        from bleak.backends.winrt.util import uninitialize_sta
+        uninitialize_sta()
+    except Exception:
+        pass
 
 
 class MtuTooSmall(RuntimeError):
@@ -91,13 +112,7 @@ class BleSource:
         return found
 
     async def run(self, session) -> None:
-        if sys.platform == "win32":
-            # WinRT needs a multi-threaded apartment; our loop thread must not be STA.
-            try:
-                from bleak.backends.winrt.util import uninitialize_sta
-                uninitialize_sta()
-            except Exception:
-                pass
+        ensure_mta()
         self._lock = asyncio.Lock()
         found = await self._scan(set(self.feet), self.scan_timeout)
         missing = [s for s in self.feet if s not in found]

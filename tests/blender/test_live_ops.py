@@ -63,7 +63,8 @@ def test_unregister_stops_a_running_capture_and_reregister_works(registered, tmp
     path = ctl.record_path
     assert path == str(tmp_path / "cut.s2m")
     names = {t.name for t in _ours()}
-    assert {"step2motion-live", "step2motion-recorder"} <= names
+    # One asyncio loop for the add-on (captures and BLE scans), not a loop thread per capture.
+    assert {"step2motion-service", "step2motion-recorder"} <= names and "step2motion-live" not in names
     step2motion_addon.unregister()
     assert not _ours(), [t.name for t in _ours()]
     assert not bpy.app.timers.is_registered(live._tick)
@@ -90,7 +91,9 @@ def test_port_in_use_is_one_clear_line(registered):
     message = str(err.value).strip()
     assert f"UDP port {port}" in message and "already in use" in message
     assert "Traceback" not in message and len(message.splitlines()) == 1
-    assert not registered.active and not _ours()
+    assert not registered.active
+    assert [t.name for t in _ours()] == ["step2motion-service"]     # only the add-on's loop stays
+    assert registered.service.loop().is_running()
 
 
 @pytest.mark.parametrize("kwargs, expected", [

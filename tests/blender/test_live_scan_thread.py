@@ -3,7 +3,8 @@
 
 Off Windows the fix is a no-op, so this only checks the wiring: with the
 platform reported as win32, the scan's service thread calls bleak's
-``uninitialize_sta`` (the helper ``devices/ble.py`` uses) once, before the scan.
+``uninitialize_sta`` once, before the scan, through ``devices.ble.ensure_mta`` (also what a
+capture on the same loop calls: once per thread).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ bpy = pytest.importorskip("bpy")
 bleak = pytest.importorskip("bleak")
 
 from step2motion_addon.blender import live  # noqa: E402
+from step2motion_addon.devices import ble  # noqa: E402
 
 
 def test_scan_thread_leaves_sta_once_on_windows(monkeypatch):
@@ -26,7 +28,7 @@ def test_scan_thread_leaves_sta_once_on_windows(monkeypatch):
     util = types.ModuleType("bleak.backends.winrt.util")
     util.uninitialize_sta = lambda: calls.append(threading.current_thread().name)
     monkeypatch.setitem(sys.modules, "bleak.backends.winrt.util", util)
-    monkeypatch.setattr(live, "sys", types.SimpleNamespace(platform="win32"))
+    monkeypatch.setattr(ble, "sys", types.SimpleNamespace(platform="win32"))
 
     class Scanner:
         @staticmethod
