@@ -33,3 +33,21 @@ def heel_only_take(duration: float = 2.0, rate: float = 100.0, heel: float = 30.
 def heel_take():
     """Factory for :func:`heel_only_take` (tests are not a package: no imports between them)."""
     return heel_only_take
+
+
+def evaluated_face_rgb(ob, depsgraph) -> tuple[np.ndarray, np.ndarray]:
+    """(cell index per face, its RGB) of an insole mesh after the depsgraph's heatmap modifier."""
+    me = ob.evaluated_get(depsgraph).data
+    colours = np.empty(len(me.loops) * 4, dtype=np.float32)
+    me.attributes["s2m_color"].data.foreach_get("color", colours)
+    cells = np.empty(len(me.polygons), dtype=np.int32)
+    me.attributes["cell"].data.foreach_get("value", cells)
+    starts = np.empty(len(me.polygons), dtype=np.int32)
+    me.polygons.foreach_get("loop_start", starts)
+    return cells, colours.reshape(-1, 4)[starts, :3]
+
+
+@pytest.fixture
+def face_rgb():
+    """:func:`evaluated_face_rgb` (tests are not a package: no imports between them)."""
+    return evaluated_face_rgb

@@ -71,7 +71,7 @@ def _drain_until_quiet(scene, ctl, until_thread, max_frames=64):
     return calls
 
 
-def test_udp_emulator_sets_live_heatmap_and_records(empty_scene, ctl, demo, tmp_path):
+def test_udp_emulator_sets_live_heatmap_and_records(empty_scene, ctl, demo, tmp_path, face_rgb):
     scene = empty_scene
     scene.render.fps, scene.frame_start, scene.frame_end = 24, 10, 250
     scene.frame_set(42)
@@ -113,16 +113,9 @@ def test_udp_emulator_sets_live_heatmap_and_records(empty_scene, ctl, demo, tmp_
     dg = bpy.context.evaluated_depsgraph_get()
     for side in want:
         ob = views[side]
-        me = ob.evaluated_get(dg).data
-        colours = np.empty(len(me.loops) * 4, dtype=np.float32)
-        me.attributes["s2m_color"].data.foreach_get("color", colours)
-        cells = np.empty(len(me.polygons), dtype=np.int32)
-        me.attributes["cell"].data.foreach_get("value", cells)
-        starts = np.empty(len(me.polygons), dtype=np.int32)
-        me.polygons.foreach_get("loop_start", starts)
+        cells, rgb = face_rgb(ob, dg)
         p = np.array([ob[f"pressure_{c:02d}"] for c in range(1, 17)])
-        np.testing.assert_allclose(colours.reshape(-1, 4)[starts, :3], colormap.colour_linear(p[cells] / top),
-                                   atol=2e-3)
+        np.testing.assert_allclose(rgb, colormap.colour_linear(p[cells] / top), atol=2e-3)
 
     stats = ctl.session.stats()
     received = sum(f["received"] for f in stats["feet"].values())

@@ -123,7 +123,7 @@ def test_regions_cover_the_16_cell_mesh_once():
             assert cy < -0.2, name
 
 
-def test_orphe_frames_drive_heatmap_cop_and_arrow(empty_scene, ctl):
+def test_orphe_frames_drive_heatmap_cop_and_arrow(empty_scene, ctl, face_rgb):
     scene = empty_scene
     n = 25              # packets per foot and batch: 50 frames
     # Left: toes first, then the heel. Right: heel first, then the big toe (toe medial).
@@ -195,14 +195,7 @@ def test_orphe_frames_drive_heatmap_cop_and_arrow(empty_scene, ctl):
         assert marker.location.y == pytest.approx(sign * cy * length * insole.WIDTH_RATIO, abs=1e-5)
         assert tuple(arrow.location)[:2] == pytest.approx(tuple(marker.location)[:2], abs=1e-6)
         assert arrow.scale.z == pytest.approx(f * k / 1000.0, rel=1e-4) and arrow.scale.z > 0.05
-        me = ob.evaluated_get(dg).data
-        colours = np.empty(len(me.loops) * 4, dtype=np.float32)
-        me.attributes["s2m_color"].data.foreach_get("color", colours)
-        cells = np.empty(len(me.polygons), dtype=np.int32)
-        me.attributes["cell"].data.foreach_get("value", cells)
-        starts = np.empty(len(me.polygons), dtype=np.int32)
-        me.polygons.foreach_get("loop_start", starts)
-        rgb = colours.reshape(-1, 4)[starts, :3]
+        cells, rgb = face_rgb(ob, dg)
         p = _props(ob)
         np.testing.assert_allclose(rgb, colormap.colour_linear(p[cells] / top), atol=2e-3)
         face_colours[side] = (cells, rgb)

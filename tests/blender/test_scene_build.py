@@ -121,25 +121,18 @@ def test_arrow_and_marker_follow_force_and_cop(empty_scene, walk):
     assert arrow.matrix_world.to_scale().z == 0.0
 
 
-def test_heatmap_colours_follow_pressure_and_range(empty_scene, walk):
+def test_heatmap_colours_follow_pressure_and_range(empty_scene, walk, face_rgb):
     created = insole_scene.build_take_scene(bpy.context, walk, SceneOptions(fps=30.0, color_max=20.0))
     scene = empty_scene
     ob = created["insole_left"]
     for frame, top in ((int(created["root"]["s2m_peak_frame"]), 20.0), (60, 40.0)):
         insole_scene.set_option(created["root"], "s2m_color_max", top)
         scene.frame_set(frame)
-        me = ob.evaluated_get(bpy.context.evaluated_depsgraph_get()).data
-        colours = np.empty(len(me.loops) * 4, dtype=np.float32)
-        me.attributes["s2m_color"].data.foreach_get("color", colours)
-        colours = colours.reshape(-1, 4)[:, :3]
-        cells = np.empty(len(me.polygons), dtype=np.int32)
-        me.attributes["cell"].data.foreach_get("value", cells)
-        starts = np.empty(len(me.polygons), dtype=np.int32)
-        me.polygons.foreach_get("loop_start", starts)
+        cells, rgb = face_rgb(ob, bpy.context.evaluated_depsgraph_get())
         pressures = np.array([ob[f"pressure_{c:02d}"] for c in range(1, 17)])
         assert pressures.max() > 1.0
         want = colormap.colour_linear(pressures[cells] / top)
-        np.testing.assert_allclose(colours[starts], want, atol=2e-3)
+        np.testing.assert_allclose(rgb, want, atol=2e-3)
     assert created["legend_label_100"].data.body == "40"
     assert created["legend_label_50"].data.body == "20"
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,16 @@ def make_take(duration: float = 2.0, rate: float = 100.0, seed: int = 0) -> Take
         cop = np.stack([0.3 * np.sin(phase), 0.05 * np.cos(phase)], 1)
         feet[side] = FootStream(side, t.copy(), pressure, acc, gyro, force, cop)
     return Take(feet, TakeMeta(device="test", name="device-test"))
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:
+    """Poll until predicate() is true; the deadline only guards against a hang (nothing is timed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
 
 
 @pytest.fixture

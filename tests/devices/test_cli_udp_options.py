@@ -8,7 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,23 +19,13 @@ from step2motion_addon.devices.emulator import stream_udp
 from step2motion_addon.devices.session import LiveSession
 from step2motion_addon.devices.udp import UdpSource
 
-from .conftest import make_take
+from .conftest import make_take, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*args) -> list[str]:
     return [sys.executable, "-m", "step2motion_addon", *map(str, args)]
-
-
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    """Poll until predicate() is true; the deadline only guards against a hang."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def raw_count(path) -> int:

@@ -14,14 +14,7 @@ from step2motion_addon.devices.recorder import Recorder
 from step2motion_addon.devices.session import BadRawBudget, LiveSession, split_decoder
 from step2motion_addon.devices.udp import UdpSource
 
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
+from .conftest import wait_for
 
 
 def start(recorder, **kw) -> tuple[LiveSession, UdpSource]:

@@ -5,7 +5,6 @@ warning when the listener is reachable from the network without an allowed sende
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
@@ -13,17 +12,9 @@ from step2motion_addon.devices import open_frame
 from step2motion_addon.devices.session import LiveSession, drain
 from step2motion_addon.devices.udp import UdpSource, resolve_sender
 
+from .conftest import wait_for
+
 UNRESOLVABLE = "no-such-insole-host.invalid"      # RFC 2606: .invalid never resolves
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:
-    """Poll until predicate() is true; the deadline only guards against a hang."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def start(host: str = "127.0.0.1", **kw) -> tuple[LiveSession, UdpSource]:
