@@ -34,6 +34,7 @@ import numpy as np
 
 from ..core import insole
 from ..core.take import FootStream, Take, TakeMeta
+from ..devices.ble import ensure_mta
 from ..devices.session import SIDES, LiveSession, drain
 from . import insole_scene
 from .insole_scene import CONTACT_N, SceneOptions, pressure_prop
@@ -55,27 +56,7 @@ class LiveError(Exception):
     """A one-line, user-facing reason why a live action could not be done."""
 
 
-# -- cell layouts on the live insole ------------------------------------------------------------
-# The live insole is the 16-cell mesh (insole.grid_mesh: one patch per Moticon cell). An ORPHE
-# insole (layout "orphe6", devices/orphe.py) has 6 cells; each one is shown on the Moticon cells
-# of its foot region, every cell of the region at the ORPHE cell's value. Force and COP then
-# come from insole.force_and_cop on those 16 values: each ORPHE value times its region's area,
-# the COP at the area-weighted region centres (toes ahead, heel behind, medial +Y).
-ORPHE6_REGIONS = insole.ORPHE6_REGIONS     # ORPHE cell name -> Moticon cells it is drawn on
-
-
-def cells16(pressure) -> np.ndarray | None:
-    """The 16 values the live insole shows for a frame's cells; None for a layout it cannot show."""
-    return insole.as_moticon16(pressure)
-
-
-def _bleak_mta() -> None:
-    """bleak on Windows needs a multi-threaded COM apartment: once per thread (devices.ble)."""
-    from ..devices.ble import ensure_mta
-    ensure_mta()
-
-
-# -- the service loop (BLE scans) -----------------------------------------------------------
+# -- the service loop (live sessions, BLE scans) ---------------------------------------------
 class ServiceLoop:
     """The add-on's asyncio loop in a daemon thread: live sessions and the panel's BLE scans."""
 
@@ -92,7 +73,7 @@ class ServiceLoop:
             ready = threading.Event()
 
             def main():
-                _bleak_mta()                    # the loop runs the panel's BLE scans
+                ensure_mta()                    # bleak on Windows: once, before any scan or capture
                 loop = asyncio.new_event_loop()
                 asyncio.set_event_loop(loop)
                 self._loop = loop
@@ -515,10 +496,10 @@ class LiveController:
 
     def _force_cop(self, frame, p) -> tuple[float, float, float]:
         """Force and COP for the view: the device's own, unless zeroing changed the pressures or the
-        frame has none (then from the cells, an ORPHE insole's through :data:`ORPHE6_REGIONS`)."""
+        frame has none (then from the cells, an ORPHE insole's through :data:`insole.ORPHE6_REGIONS`)."""
         if frame.force is not None and frame.cop is not None and frame.side not in self.baseline:
             return float(frame.force), float(frame.cop[0]), float(frame.cop[1])
-        q = cells16(p)                  # 16 cells, or an ORPHE insole's 6 on their regions
+        q = insole.as_moticon16(p)                  # 16 cells, or an ORPHE insole's 6 on their regions
         if q is not None:
             f, cop = insole.force_and_cop(np.nan_to_num(q), self.insole_size)
             return float(f), float(cop[0]), float(cop[1])
@@ -720,7 +701,7 @@ def drain_into_scene(context_or_scene, controller: LiveController, max_frames: i
     the display (the recording has them all). The newest frame of each foot
     sets the live insoles' ``pressure_XX``/``total_force``/``cop_x``/``cop_y``
     /``contact``; drivers carry them to the heatmap, marker and arrow. A
-    6-cell ORPHE frame is drawn on its regions (:data:`ORPHE6_REGIONS`); a
+    6-cell ORPHE frame is drawn on its regions (:data:`insole.ORPHE6_REGIONS`); a
     frame without force/COP gets them from its cells.
     """
     t_start = time.perf_counter()
@@ -773,7 +754,7 @@ def _show(controller: LiveController, newest: dict) -> None:
         if ob is None:
             continue
         p = controller._corrected(frame)
-        q = cells16(p)                  # an ORPHE insole's 6 cells drawn on their regions
+        q = insole.as_moticon16(p)                  # an ORPHE insole's 6 cells drawn on their regions
         if q is not None:
             for c in range(len(q)):
                 v = float(q[c])

@@ -102,17 +102,17 @@ def _child(ob, role):
 
 
 def test_regions_cover_the_16_cell_mesh_once():
-    cells = sorted(c for region in live.ORPHE6_REGIONS.values() for c in region)
+    cells = sorted(c for region in insole.ORPHE6_REGIONS.values() for c in region)
     assert cells == list(range(16))
-    assert set(live.ORPHE6_REGIONS) == set(orphe.CELL_NAMES)
-    p = live.cells16(np.arange(1.0, 7.0))
+    assert set(insole.ORPHE6_REGIONS) == set(orphe.CELL_NAMES)
+    p = insole.as_moticon16(np.arange(1.0, 7.0))
     for k, name in enumerate(orphe.CELL_NAMES):
-        assert (p[list(live.ORPHE6_REGIONS[name])] == k + 1).all()
+        assert (p[list(insole.ORPHE6_REGIONS[name])] == k + 1).all()
     # Geometry: the area-weighted region centres are where the names say (X toe-ward, +Y medial).
     for k, name in enumerate(orphe.CELL_NAMES):
         one = np.zeros(6)
         one[k] = 1.0
-        _, (cx, cy) = insole.force_and_cop(live.cells16(one), SIZE)
+        _, (cx, cy) = insole.force_and_cop(insole.as_moticon16(one), SIZE)
         if "toe" in name:
             assert cx > 0.25, name
         if name == "heel":

@@ -102,6 +102,8 @@ def parse_table(buf: bytes, ncols: int, sep: int, path: str, first_line: int,
     else:
         # Very long numbers are rare: exact but slow path.
         v = np.array([_float_or_nan(buf[s:e]) for s, e in zip(starts, ends)])
+        # Takes store float32: a number beyond its range would load as ±inf (≤ 15 digits never is).
+        odd_tok.update(np.flatnonzero(np.abs(v) > F32_MAX).tolist())
     v[neg] *= -1.0
     v[empty] = np.nan
     values = v.reshape(nrows, ncols)
@@ -114,14 +116,10 @@ def parse_table(buf: bytes, ncols: int, sep: int, path: str, first_line: int,
             v = float(text)
         except ValueError:
             v = np.nan
-        values[r, c] = v if np.isfinite(v) else np.nan
-        if not np.isfinite(v):
+        ok = np.isfinite(v) and abs(v) <= F32_MAX      # '1e39' is a float64 but not a float32
+        values[r, c] = v if ok else np.nan
+        if not ok:
             odd.append((r, c, text))
-    # Takes store float32: a finite float64 beyond its range would load as ±inf.
-    for r, c in np.argwhere(np.abs(values) > F32_MAX)[:MAX_ODD_FIELDS]:
-        odd.append((int(r), int(c), _text(buf, starts[r * ncols + c], ends[r * ncols + c])))
-        values[r, c] = np.nan
-    odd.sort(key=lambda o: (o[0], o[1]))
     return values, odd
 
 
