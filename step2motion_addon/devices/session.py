@@ -152,7 +152,7 @@ class LiveSession:
         self.events: deque = deque(maxlen=100)     # (seconds, side, kind, detail): shown in the UI/stats
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._future = None             # concurrent Future when running on a shared loop
+        self._shared = False            # running on a loop owned by someone else (the add-on's)
         self._task: asyncio.Task | None = None
         self._done = threading.Event()
         self.t0_ns = 0
@@ -163,13 +163,17 @@ class LiveSession:
         """Run the source on ``loop`` (a loop already running in another thread, e.g. the
         add-on's service loop, which lives as long as the add-on), or on a private loop in a
         daemon thread of its own (the command line)."""
-        if self._thread is not None or self._future is not None:
+        if self._thread is not None or self._shared:
             raise RuntimeError("session already started")
         self.t0_ns = time.monotonic_ns()
         self.started_wall = time.time()
         if loop is not None:
-            self._loop = loop
-            self._future = asyncio.run_coroutine_threadsafe(self._run_shared(), loop)
+            def spawn() -> None:
+                self._task = loop.create_task(self._run())
+                # Done once the source has disconnected, or if cancelled before it ever ran.
+                self._task.add_done_callback(lambda _t: self._done.set())
+            self._loop, self._shared = loop, True
+            loop.call_soon_threadsafe(spawn)
             return self
         ready = threading.Event()
 
@@ -202,19 +206,13 @@ class LiveSession:
         except Exception as exc:    # reported, not raised into the loop thread's void
             self.errors.append(f"{type(exc).__name__}: {exc}")
 
-    async def _run_shared(self) -> None:
-        try:
-            await self._run()
-        finally:                        # after the source has disconnected, not when cancel is asked
-            self._done.set()
-
     def submit(self, coro):
         """Run a coroutine on the session loop from another thread (concurrent Future)."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     @property
     def running(self) -> bool:
-        return (self._thread is not None or self._future is not None) and not self._done.is_set()
+        return (self._thread is not None or self._shared) and not self._done.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the source ends by itself (a replay) or timeout; True if it ended."""
@@ -222,17 +220,16 @@ class LiveSession:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Cancel the source, let it disconnect cleanly, join the thread, close the recorder."""
-        if self._future is not None:    # on a shared loop: cancel our task only, the loop goes on
-            self._future.cancel()
-            self._done.wait(timeout)
-        elif self._thread is None:
+        if self._thread is None and not self._shared:
             return
+        if not self._done.is_set() and self._loop is not None:
+            try:                        # our task only: a shared loop goes on
+                self._loop.call_soon_threadsafe(lambda: self._task.cancel())
+            except RuntimeError:        # loop already closed
+                pass
+        if self._shared:
+            self._done.wait(timeout)
         else:
-            if not self._done.is_set() and self._loop is not None:
-                try:
-                    self._loop.call_soon_threadsafe(self._task.cancel)
-                except RuntimeError:        # loop already closed
-                    pass
             self._thread.join(timeout)
         if self.recorder is not None:
             self.recorder.close()
