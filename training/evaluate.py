@@ -90,7 +90,8 @@ def drop_streams(features, which: str):
         values[:, stream_slices()[n]] = 0.0
         mask[names.index(n)] = False
     import dataclasses
-    return dataclasses.replace(features, values=values, stream_mask=mask)
+    # The insoles' dead-reckoned paths were found from the stance the pressure gives (or need the IMU).
+    return dataclasses.replace(features, values=values, stream_mask=mask, foot_track=None)
 
 
 def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose",
@@ -249,7 +250,7 @@ def main(argv=None) -> int:
     ap.add_argument("--drop", choices=("pressure", "imu"), help="ablation: these sensor streams absent")
     ap.add_argument("--heading", choices=("model", "feet", "fused"),
                     help="root heading source (default: the model set's root_heading)")
-    ap.add_argument("--translation", choices=("model", "fused"),
+    ap.add_argument("--translation", choices=("model", "fused", "strides"),
                     help="root translation source (default: the model set's root_translation)")
     ap.add_argument("--json", "--out", dest="out", help="write the metrics JSON here")
     args = ap.parse_args(argv)

@@ -176,7 +176,7 @@ def main(argv=None) -> int:
     ap.add_argument("--name", help="model set name shown to users (default: the output folder's name)")
     ap.add_argument("--root-heading", default="model", choices=("model", "feet", "fused"),
                     help="where the runtime takes the facing direction from (docs/models.md, root drift)")
-    ap.add_argument("--root-translation", default="fused", choices=("model", "fused"),
+    ap.add_argument("--root-translation", default="strides", choices=("model", "fused", "strides"),
                     help="root model alone or averaged with the planted feet (core/inference/odometry.py)")
     ap.add_argument("--evaluation", nargs="*", default=[],
                     help="metrics JSON files (training.evaluate --json) to embed in model_set.json")

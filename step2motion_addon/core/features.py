@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import ahrs
+from .dead_reckoning import insole_track
 from .insole import HEEL_CELLS, TOE_CELLS, cell_areas
 from .take import SIDES, FootStream, Take
 
@@ -78,6 +79,7 @@ class Features:
     body_mass_source: str            # "meta" | "estimated" | "given"
     ahrs_backend: str
     foot_yaw: np.ndarray = field(default=None)   # (T, 2) rad, each insole's heading from start
+    foot_track: np.ndarray = field(default=None)  # (T, 2, 2) m, each insole's dead-reckoned path; NaN: none
 
     @property
     def frames(self) -> int:
@@ -172,23 +174,24 @@ def extract_features(take: Take, rate: float = MODEL_RATE, body_mass_kg: float |
     values = np.zeros((n_frames, FEATURE_DIM), dtype=np.float32)
     mask = np.zeros(len(STREAMS), dtype=bool)
     foot_yaw = np.zeros((n_frames, 2))
+    foot_track = np.full((n_frames, 2, 2), np.nan)
     used_backend = "none"
     for si, side in enumerate(SIDES):
         foot = take.feet.get(side)
         if foot is None or len(foot) < 2:
             continue
         backend = _foot_features(foot, side, si, grid, rate, body_mass_kg * GRAVITY, take.meta.insole_size,
-                                 ahrs_backend, values, mask, foot_yaw)
+                                 ahrs_backend, values, mask, foot_yaw, foot_track)
         used_backend = backend or used_backend
     return Features(time=grid - start, values=values, stream_mask=mask, rate=rate,
                     body_mass_kg=float(body_mass_kg), body_mass_source=source,
-                    ahrs_backend=used_backend, foot_yaw=foot_yaw)
+                    ahrs_backend=used_backend, foot_yaw=foot_yaw, foot_track=foot_track)
 
 
 def _foot_features(foot: FootStream, side: str, si: int, grid: np.ndarray, rate: float, weight: float,
                    insole_size, ahrs_backend: str, values: np.ndarray, mask: np.ndarray,
-                   foot_yaw: np.ndarray) -> str | None:
-    """One foot's streams into ``values`` / ``mask`` / ``foot_yaw``; the AHRS backend used, if any.
+                   foot_yaw: np.ndarray, foot_track: np.ndarray) -> str | None:
+    """One foot's streams into ``values`` / ``mask`` / ``foot_yaw`` / ``foot_track``; the AHRS backend used, if any.
 
     Column by column at the native rate, so an hour at 100 Hz holds a few (n,) columns
     at a time instead of whole-foot (n, 16) / (n, 11) float64 arrays and their filtered
@@ -210,9 +213,11 @@ def _foot_features(foot: FootStream, side: str, si: int, grid: np.ndarray, rate:
             put(cols[c], _fill(t, foot.pressure[:, c], foot.valid)[:, 0] * areas[c] / weight)
         mask[names.index(f"{side}_toes")] = mask[names.index(f"{side}_heel")] = True
     force = _foot_force(foot, insole_size)
+    load_bw = None
     if force is not None:
         load = sl[f"{side}_load"].start
-        put(load, _fill(t, force, foot.valid)[:, 0] / weight)
+        load_bw = _fill(t, force, foot.valid)[:, 0] / weight
+        put(load, load_bw)
         del force
         for c in range(2):
             put(load + 1 + c, _fill(t, foot.cop[:, c], foot.valid)[:, 0] if foot.cop is not None
@@ -227,16 +232,21 @@ def _foot_features(foot: FootStream, side: str, si: int, grid: np.ndarray, rate:
     for c in range(3):
         put(imu + c, acc[:, c])
         put(imu + 3 + c, gyro[:, c])
-    del acc
     up = ahrs.earth_up(q)                                   # earth Z in the insole frame (= R^T z)
     for c in range(3):
         put(imu + 6 + c, up[:, c])
     put(imu + 9, np.einsum("nj,nj->n", up, gyro))           # earth-Z component of ω (deg/s)
-    del up, gyro
+    del up
+    track = insole_track(acc, gyro, q, load_bw, native)
+    del acc, gyro, load_bw
     yaw = _resample_column(t, ahrs.flat_heading(q), grid, native, rate)
     # The left insole's frame is a mirror image (+Y medial on both feet), so its
-    # filter runs in a mirrored world where turns go the other way.
-    foot_yaw[:, si] = -yaw if side == "left" else yaw
+    # filter runs in a mirrored world where turns go the other way (and paths mirror).
+    mirror = -1.0 if side == "left" else 1.0
+    foot_yaw[:, si] = mirror * yaw
+    if track is not None:
+        for c in range(2):
+            foot_track[:, si, c] = (mirror if c == 1 else 1.0) * np.interp(grid, t, track[:, c])
     mask[names.index(f"{side}_imu")] = True
     return backend
 

@@ -188,8 +188,11 @@ def test_sampling_a_schedule_trained_model_off_its_schedule_warns():
 def test_translation_source_only_moves_the_root(models, take):
     a = reconstruct(take, models, seed=1, translation="model")
     b = reconstruct(take, models, seed=1, translation="fused")
-    assert a.info["translation_source"] == "model" and b.info["translation_source"] == "fused"
-    assert np.array_equal(a.rotations, b.rotations) and np.array_equal(a.root_pos[:, 2], b.root_pos[:, 2])
+    c = reconstruct(take, models, seed=1, translation="strides")
+    assert [r.info["translation_source"] for r in (a, b, c)] == ["model", "fused", "strides"]
+    for r in (b, c):
+        assert np.array_equal(a.rotations, r.rotations) and np.array_equal(a.root_pos[:, 2], r.root_pos[:, 2])
     assert not np.allclose(a.root_pos[:, :2], b.root_pos[:, :2])      # the walk's planted feet moved it
+    assert not np.allclose(b.root_pos[:, :2], c.root_pos[:, :2])      # the insoles' own strides moved it
     with pytest.raises(ValueError, match="translation"):
         reconstruct(take, models, translation="gps")

@@ -12,7 +12,7 @@ from ..ahrs import has_imufusion
 from ..features import STREAMS, Features, extract_features, stream_columns, stream_slices
 from .heading import heading_changes
 from .model_set import ModelSet
-from .odometry import TRANSLATION_SOURCES, fused_translation, standing
+from .odometry import TRANSLATION_SOURCES, fused_translation, standing, strides_translation
 from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
 from .sampler import cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take, window_starts
 
@@ -146,11 +146,16 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     if translation not in TRANSLATION_SOURCES:
         raise ValueError(f"translation must be one of {TRANSLATION_SOURCES}, not {translation!r}")
     load = _foot_load(cond, mask, models)
-    if translation == "fused" and models.has("root") and imu_ok:
+    if translation in ("fused", "strides") and models.has("root") and imu_ok:
         sl = stream_slices()
         imu = np.stack([feats.values[:, sl[f"{side}_imu"]] for side in ("left", "right")], axis=1)
         xy = fused_translation(xy, rotations, models.offsets, load,
                                still=standing(imu[..., 0:3], imu[..., 3:6], load, models.rate))
+        if translation == "strides":
+            if feats.foot_track is not None and np.isfinite(feats.foot_track).all(axis=2).any(axis=0).all():
+                xy = strides_translation(xy, psi, feats.foot_yaw, feats.foot_track, models.rate)
+            else:
+                translation = "fused"
     else:
         translation = "model"
     root_pos = np.concatenate([xy, pose[:, HEIGHT_COL:HEIGHT_COL + 1]], axis=1)
