@@ -15,7 +15,7 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "img" / "architecture.pn
 BOXES = {
     "sources": (0.2, 6.6, 3.4, 1.6, "Inputs", "Moticon .txt · generic .csv\nnative .s2m · BVH (simulator)\nBLE / UDP insoles · replay", "#e8e8e8"),
     "devices": (0.2, 3.9, 3.4, 2.3, "…/devices/  (asyncio)", "open_frame · moticon_udp · orphe\nble (bleak) · udp · replay\nclock · recorder\nLiveSession (asyncio thread)", "#f6d6b8"),
-    "core": (4.4, 3.9, 4.3, 4.3, "step2motion_addon/core/ (numpy)", "take · insole · errors · ahrs\nformats/  moticon · generic_csv · native\nprocessing · synthetic · features\nmotion/  bvh · skeleton · retarget · cleanup\nsim/  insole simulator\ninference/  ONNX runtime, sampler, root\npostprocess · rigmap · recon_run", "#cfe3f7"),
+    "core": (4.4, 3.9, 4.3, 4.3, "step2motion_addon/core/ (numpy)", "take · insole · errors\nahrs · dead_reckoning (foot strides)\nformats/  moticon · generic_csv · native\nprocessing · synthetic · features\nmotion/  bvh · skeleton · retarget · cleanup\nsim/  insole simulator\ninference/  ONNX runtime, sampler, root\npostprocess · rigmap · recon_run", "#cfe3f7"),
     "blender": (9.4, 3.9, 3.3, 4.3, "…/blender/  (bpy)", "compat (4.2 → 5.0)\ninsole_scene · heatmap\nimport · simulate · reconstruct\nbake · retarget · live view\npanels · file handler", "#d5ecd4"),
     "cli": (4.4, 1.0, 4.3, 2.3, "…/cli/  (python -m step2motion_addon)", "info · import · simulate\nreconstruct · live · emulate", "#efe3f5"),
     "training": (0.2, 1.0, 3.4, 2.3, "training/  (PyTorch)", "dataset (simulated shards)\nmodels · train · export\nevaluate (runs core.inference)", "#f7efc5"),

@@ -90,7 +90,7 @@ def drop_streams(features, which: str):
         values[:, stream_slices()[n]] = 0.0
         mask[names.index(n)] = False
     import dataclasses
-    # The insoles' dead-reckoned paths were found from the stance the pressure gives (or need the IMU).
+    # The insoles' dead-reckoned paths came from the stances the pressure gives: without it, the fused path.
     return dataclasses.replace(features, values=values, stream_mask=mask, foot_track=None)
 
 

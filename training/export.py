@@ -177,7 +177,8 @@ def main(argv=None) -> int:
     ap.add_argument("--root-heading", default="model", choices=("model", "feet", "fused"),
                     help="where the runtime takes the facing direction from (docs/models.md, root drift)")
     ap.add_argument("--root-translation", default="strides", choices=("model", "fused", "strides"),
-                    help="root model alone or averaged with the planted feet (core/inference/odometry.py)")
+                    help="root model alone, averaged with the planted feet, or scaled to the insoles' "
+                         "dead-reckoned strides (core/inference/odometry.py)")
     ap.add_argument("--evaluation", nargs="*", default=[],
                     help="metrics JSON files (training.evaluate --json) to embed in model_set.json")
     args = ap.parse_args(argv)

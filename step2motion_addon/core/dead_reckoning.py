@@ -9,7 +9,7 @@ error of the stride (accelerometer bias, the filter's tilt error) and the
 second integral is the stride. The stride length then comes from the insole
 alone, not from the reconstructed legs; on the 193 simulated test clips the
 summed foot strides are 1.01× (runs) and 1.03× (walks) the true ones, 1–4 %
-spread per clip (docs/models.md, "Root translation").
+spread per clip (docs/models.md, "Strides from the insoles themselves").
 
 The path is in the insole's own filter frame (heading zero at its first
 sample); :mod:`.inference.odometry` turns the two feet into the hips' path.
@@ -18,6 +18,8 @@ sample); :mod:`.inference.odometry` turns the two feet into the hips' path.
 from __future__ import annotations
 
 import numpy as np
+
+from .motion import rotations as rot
 
 GRAVITY = 9.80665
 STANCE_LOAD = 0.1              # of body weight: the foot is on the ground
@@ -35,10 +37,15 @@ def stance_mask(load: np.ndarray | None, acc_g: np.ndarray, gyro_dps: np.ndarray
             & (np.linalg.norm(gyro_dps, axis=1) < STILL_GYRO_DPS))
 
 
+def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop (exclusive) indices of every run of True in a (n,) bool mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(mask, dtype=np.int8), [0]])))
+    return edges[::2], edges[1::2]
+
+
 def mid_stances(stance: np.ndarray, rate: float) -> np.ndarray:
     """Sample index of the middle of every stance of at least ``MIN_STANCE_S``."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], np.asarray(stance, dtype=np.int8), [0]])))
-    starts, stops = edges[::2], edges[1::2]
+    starts, stops = true_runs(stance)
     keep = stops - starts >= max(2, int(round(MIN_STANCE_S * rate)))
     return ((starts[keep] + stops[keep] - 1) // 2).astype(np.int64)
 
@@ -54,7 +61,7 @@ def foot_track(acc_g: np.ndarray, q: np.ndarray, stance: np.ndarray, rate: float
     """(n, 2) horizontal path (m) of the insole in its filter's earth frame; None without two stances.
 
     ``acc_g`` (n, 3) in g with gravity, ``q`` (n, 4) its orientation (insole → earth,
-    :func:`.ahrs.estimate_orientation`), ``stance`` (n,) bool. Between mid-stances
+    ``core.ahrs.estimate_orientation``), ``stance`` (n,) bool. Between mid-stances
     the velocity is de-drifted to zero at both ends; before the first and after the
     last it is integrated from that stance's zero velocity only (a fraction of a
     second at a take's edges: centimetres).
@@ -64,14 +71,9 @@ def foot_track(acc_g: np.ndarray, q: np.ndarray, stance: np.ndarray, rate: float
     if mids.size < 2:
         return None
     dt = 1.0 / rate
-    # Earth-frame acceleration without gravity, m/s² (R·a: the quaternion rotation written out).
-    acc = np.asarray(acc_g, dtype=np.float64)
-    w, x, y, z = np.moveaxis(np.asarray(q, dtype=np.float64), -1, 0)
-    aw = np.stack([(1 - 2 * (y * y + z * z)) * acc[:, 0] + 2 * (x * y - w * z) * acc[:, 1] + 2 * (x * z + w * y) * acc[:, 2],
-                   2 * (x * y + w * z) * acc[:, 0] + (1 - 2 * (x * x + z * z)) * acc[:, 1] + 2 * (y * z - w * x) * acc[:, 2],
-                   2 * (x * z - w * y) * acc[:, 0] + 2 * (y * z + w * x) * acc[:, 1] + (1 - 2 * (x * x + y * y)) * acc[:, 2] - 1.0],
-                  axis=-1) * GRAVITY
-    del w, x, y, z
+    aw = rot.rotate(q, acc_g)                      # earth-frame acceleration without gravity, m/s²
+    aw[:, 2] -= 1.0
+    aw *= GRAVITY
     pos = np.zeros((n, 3))
     for i0, i1 in zip(mids[:-1], mids[1:]):
         v = _integrate(aw[i0:i1 + 1], dt)

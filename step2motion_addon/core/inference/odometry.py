@@ -8,14 +8,14 @@ the heading applied); the load comes from the insoles themselves. Measured on
 100 simulated test clips with the true pose, this odometry alone drifts 3.3 %
 of the distance; with the reconstructed pose its errors and the root model's
 are of similar size and largely independent, so the two are averaged
-(``weight``): 10.4 % → 8.9 % drift (docs/models.md, "Root translation").
+(``weight``): 10.4 % → 8.9 % drift (docs/models.md, "Pose vector and models").
 
 With ``"strides"`` the distance comes from the insoles themselves: each
 insole's dead-reckoned path (:mod:`..dead_reckoning`, stride lengths within a
 few per cent) turned into the runtime's heading frame, the hips following the
 midpoint of the two feet; the fused path above only orients it (one constant
 angle per foot, fitted over the take) and fills frames without both tracks.
-Test split, MLP poses: 10.2 % → 7.3 % drift (docs/models.md, "Root translation").
+Test split, MLP poses: 10.2 % → 7.3 % drift (docs/models.md, "Strides from the insoles themselves").
 
 While both feet stand still (loaded, the insoles feel only gravity and barely
 turn) the person is standing: the root model's small steps there are pure
@@ -26,15 +26,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..dead_reckoning import STANCE_LOAD, true_runs
 from ..motion.skeleton import CANONICAL_PARENTS, JOINT_INDEX
 from ..motion import rotations as rot
 from ..motion.kinematics import gaussian_smooth
 
 TRANSLATION_SOURCES = ("model", "fused", "strides")
-STANCE_LOAD = 0.1            # of body weight: above it the foot counts as planted
 # Standing: both insoles within STILL_ACC_G of 1 g and turning slower than STILL_GYRO_DPS, for
 # STILL_HOLD_S at least. On the test split this finds every standing clip and no frame of any walk
-# or run; 10 or 40 dps, 0.15 or 0.5 s give the same drift (docs/models.md, "Root translation").
+# or run; 10 or 40 dps, 0.15 or 0.5 s give the same drift (docs/models.md, "Pose vector and models").
 STILL_ACC_G = 0.1
 STILL_GYRO_DPS = 20.0
 STILL_HOLD_S = 0.3
@@ -86,9 +86,8 @@ def standing(acc_g: np.ndarray, gyro_dps: np.ndarray, load: np.ndarray, rate: fl
           & (np.asarray(load) > STANCE_LOAD).all(axis=1))
     # Keep only runs of at least k frames (a mid-stance instant of a slow walk is not standing).
     k = max(1, int(round(STILL_HOLD_S * rate)))
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(np.int8), [0]])))
     out = np.zeros(len(ok), dtype=bool)
-    for start, stop in zip(edges[::2], edges[1::2]):
+    for start, stop in zip(*true_runs(ok)):
         if stop - start >= k:
             out[start:stop] = True
     return out
@@ -123,7 +122,7 @@ def fused_translation(model_xy: np.ndarray, rotations: np.ndarray, offsets: np.n
 
 
 def strides_translation(xy: np.ndarray, psi: np.ndarray, foot_yaw: np.ndarray, track: np.ndarray,
-                        rate: float, lag_s: float = 1.0, smooth_s: float = SMOOTH_S) -> np.ndarray:
+                        rate: float, lag_s: float = 1.0, smooth_s: float = SMOOTH_S) -> np.ndarray | None:
     """(T, 2) ground path: the midpoint of the two insoles' dead-reckoned paths.
 
     ``xy`` (T, 2) the path to orient by (the fused one), ``psi`` (T,) its heading,
@@ -134,19 +133,19 @@ def strides_translation(xy: np.ndarray, psi: np.ndarray, foot_yaw: np.ndarray, t
     its ``lag_s`` displacements best match ``xy``'s. The midpoint of the feet moves
     in surges (one foot swings while the other stands), the hips do not: only its
     slow part is kept (zero-phase Gaussian, σ = ``smooth_s``), the within-stride
-    motion stays ``xy``'s, whose planted feet do not slide. Returns ``xy`` unchanged
-    unless both feet have a track.
+    motion stays ``xy``'s, whose planted feet do not slide. None unless both feet
+    have a track (of at least ``lag_s``).
     """
     xy = np.asarray(xy, dtype=np.float64)
     z = xy[:, 0] + 1j * xy[:, 1]
     t_len = z.shape[0]
     lag = max(1, int(round(lag_s * rate)))
     if track is None or t_len < lag + 2:
-        return xy
+        return None
     track = np.asarray(track, dtype=np.float64)
     ok = np.isfinite(track).all(axis=2)                         # (T, 2)
     if ok.sum(axis=0).min() < lag + 2:
-        return xy
+        return None
     paths = []
     for k in range(2):
         tr = np.where(ok[:, k], track[:, k, 0] + 1j * track[:, k, 1], 0.0)

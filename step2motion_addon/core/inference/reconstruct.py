@@ -151,11 +151,12 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
         imu = np.stack([feats.values[:, sl[f"{side}_imu"]] for side in ("left", "right")], axis=1)
         xy = fused_translation(xy, rotations, models.offsets, load,
                                still=standing(imu[..., 0:3], imu[..., 3:6], load, models.rate))
-        if translation == "strides":
-            if feats.foot_track is not None and np.isfinite(feats.foot_track).all(axis=2).any(axis=0).all():
-                xy = strides_translation(xy, psi, feats.foot_yaw, feats.foot_track, models.rate)
-            else:
-                translation = "fused"
+        strides = strides_translation(xy, psi, feats.foot_yaw, feats.foot_track, models.rate) \
+            if translation == "strides" else None
+        if strides is None:
+            translation = "fused"              # asked for, or no dead-reckoned track of both feet
+        else:
+            xy = strides
     else:
         translation = "model"
     root_pos = np.concatenate([xy, pose[:, HEIGHT_COL:HEIGHT_COL + 1]], axis=1)
