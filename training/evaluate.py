@@ -232,6 +232,7 @@ def main(argv=None) -> int:
     import json
 
     from step2motion_addon.core.inference import ModelSet
+    from step2motion_addon.core.inference.odometry import TRANSLATION_SOURCES
 
     ap = argparse.ArgumentParser(description="Evaluate a model set through the add-on's runtime.")
     ap.add_argument("--models", help="model set folder (default: the shipped models/step2motion-best)")
@@ -250,7 +251,7 @@ def main(argv=None) -> int:
     ap.add_argument("--drop", choices=("pressure", "imu"), help="ablation: these sensor streams absent")
     ap.add_argument("--heading", choices=("model", "feet", "fused"),
                     help="root heading source (default: the model set's root_heading)")
-    ap.add_argument("--translation", choices=("model", "fused", "strides"),
+    ap.add_argument("--translation", choices=TRANSLATION_SOURCES,
                     help="root translation source (default: the model set's root_translation)")
     ap.add_argument("--json", "--out", dest="out", help="write the metrics JSON here")
     args = ap.parse_args(argv)

@@ -168,6 +168,7 @@ def export_models(models: dict, cfg: dict, normalisers: dict, out: Path, offsets
 
 def main(argv=None) -> int:
     from step2motion_addon.core.features import Normaliser
+    from step2motion_addon.core.inference.odometry import TRANSLATION_SOURCES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", required=True, help="directory written by training.train")
     ap.add_argument("--out", required=True)
@@ -176,9 +177,10 @@ def main(argv=None) -> int:
     ap.add_argument("--name", help="model set name shown to users (default: the output folder's name)")
     ap.add_argument("--root-heading", default="model", choices=("model", "feet", "fused"),
                     help="where the runtime takes the facing direction from (docs/models.md, root drift)")
-    ap.add_argument("--root-translation", default="strides", choices=("model", "fused", "strides"),
-                    help="root model alone, averaged with the planted feet, or scaled to the insoles' "
-                         "dead-reckoned strides (core/inference/odometry.py)")
+    ap.add_argument("--root-translation", default="strides", choices=TRANSLATION_SOURCES,
+                    help="root model alone, averaged with the planted feet, or the insoles' dead-reckoned "
+                         "strides oriented by that path or by the reconstructed feet "
+                         "(core/inference/odometry.py)")
     ap.add_argument("--evaluation", nargs="*", default=[],
                     help="metrics JSON files (training.evaluate --json) to embed in model_set.json")
     args = ap.parse_args(argv)

@@ -5,7 +5,11 @@
   window from a noisy one, with per-modality cross-attention (head h of the
   cross-attention sees only sensor stream h; every pose token queries every
   head), a diffusion-step embedding and a learned null condition per stream
-  (classifier-free guidance, and inference with dead / absent streams). One
+  (classifier-free guidance, and inference with dead / absent streams).
+  Optionally (``local``: a kernel width) a frame-aligned path as well: every
+  layer adds a temporal convolution of the streams at the token's own frames,
+  so the model need not learn from positions alone which moment of the
+  sensors belongs to which pose. One
   token per frame by default; exported as two graphs (condition encoder once
   per window, denoiser per sampler call) through :class:`PoseEncoderGraph` and
   :class:`PoseStepGraph`.
@@ -109,8 +113,10 @@ class DenoiserLayer(nn.Module):
         self.step = nn.Linear(d, d)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x, step_emb, k, v):
+    def forward(self, x, step_emb, k, v, local=None):
         x = x + self.step(step_emb).unsqueeze(1)           # diffusion step in every layer
+        if local is not None:                              # (B, N, d): the frame-aligned sensor path
+            x = x + local
         x = x + self.drop(self.self_attn(self.n1(x)))
         x = x + self.drop(self.cross(self.n2(x), k, v))
         return x + self.drop(self.ffn(self.n3(x)))
@@ -152,7 +158,7 @@ class PoseDenoiser(nn.Module):
     """
 
     def __init__(self, d_model=128, layers=2, heads=4, ffn=256, d_stream=32, stream_hidden=64,
-                 dropout=0.1, diffusion_steps=1000, tokens="frame"):
+                 dropout=0.1, diffusion_steps=1000, tokens="frame", local: int = 0):
         super().__init__()
         if tokens not in ("frame", "groups"):
             raise ValueError(f"tokens must be 'frame' or 'groups', not {tokens!r}")
@@ -172,11 +178,30 @@ class PoseDenoiser(nn.Module):
                                      for _ in range(layers)])
         self.norm = nn.LayerNorm(d_model)
         self.d = d_model
+        self.n_streams = len(STREAMS)
+        # One convolution per layer over the concatenated streams (S·d_stream channels).
+        if local and local % 2 == 0:
+            raise ValueError(f"local must be an odd kernel width, not {local}")
+        self.local = nn.ModuleList([nn.Conv1d(self.n_streams * d_stream, d_model, local,
+                                              padding=local // 2, padding_mode="replicate")
+                                    for _ in range(layers)]) if local else None
 
     def encode(self, cond, cond_mask):
-        """cond (B, W, 58) normalised, cond_mask (B, S) → memory (B, layers, 2, S, W, d/S)."""
-        s = self.streams(cond, cond_mask)
-        return torch.stack([layer.cross.memory(s) for layer in self.layers], dim=1)
+        """cond (B, W, 58) normalised, cond_mask (B, S) → memory (B, layers, 2 or 3, S, W, d/S).
+
+        Slots: cross-attention keys, values and, with ``local``, the layer's
+        frame-aligned path (d channels split like the heads), all from the
+        condition only, so the sampler computes them once per window.
+        """
+        s = self.streams(cond, cond_mask)                                  # (B, S, W, d_stream)
+        mem = [layer.cross.memory(s) for layer in self.layers]
+        if self.local is not None:
+            b, n_s, w, c = s.shape
+            frames = s.permute(0, 1, 3, 2).reshape(b, n_s * c, w)          # (B, S·d_stream, W)
+            for i, conv in enumerate(self.local):
+                loc = conv(frames).reshape(b, n_s, self.d // n_s, w).transpose(2, 3)   # (B, S, W, dh)
+                mem[i] = torch.cat([mem[i], loc.unsqueeze(1)], dim=1)
+        return torch.stack(mem, dim=1)
 
     def denoise(self, x_t, t, memory):
         # x_t (B, W, POSE_DIM) normalised noisy pose; t (B,) float step; memory from encode()
@@ -192,7 +217,11 @@ class PoseDenoiser(nn.Module):
             x = tokens.reshape(b, w * g, self.d)
         step = self.step_mlp(sinusoid(t * (1000.0 / self.diffusion_steps), self.d))
         for i, layer in enumerate(self.layers):
-            x = layer(x, step, memory[:, i, 0], memory[:, i, 1])
+            local = None
+            if self.local is not None:                   # (B, S, W, dh) → (B, W, d), one per token
+                local = memory[:, i, 2].permute(0, 2, 1, 3).reshape(b, w, 1, self.d)
+                local = local.expand(b, w, g, self.d).reshape(b, w * g, self.d)
+            x = layer(x, step, memory[:, i, 0], memory[:, i, 1], local)
         x = self.norm(x)
         if g == 1:
             return self.outp[0](x)

@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = {
-    "pose": {"d_model": 32, "layers": 1, "heads": 2, "ffn": 64, "d_stream": 8, "stream_hidden": 16, "dropout": 0.0},
+    "pose": {"d_model": 32, "layers": 1, "heads": 2, "ffn": 64, "d_stream": 8, "stream_hidden": 16, "dropout": 0.0,
+             "local": 3},
     "root": {"d_model": 32, "layers": 1, "heads": 2, "ffn": 64, "dropout": 0.0},
     "pressure": {"d_model": 32, "layers": 1, "heads": 2, "ffn": 64, "dropout": 0.0},
     "transformer": {"d_model": 32, "layers": 1, "heads": 2, "ffn": 64, "dropout": 0.0},

@@ -42,6 +42,21 @@ def test_dynamic_frames_and_batch(tiny_model_set):
     assert np.array_equal(memory, enc.run(None, {"cond": cond, "cond_mask": mask})[0])
 
 
+def test_frame_aligned_path_reaches_only_nearby_frames_of_the_memory(tiny_model_set):
+    # The local path's slot of the memory at frame f sees the sensors of frames f ± k//2 only.
+    torch = pytest.importorskip("torch")
+    out, meta, built, cfg = tiny_model_set
+    model = built["pose"]
+    k = cfg["models"]["pose"]["local"]
+    cond = torch.randn(1, 40, FEATURE_DIM, generator=torch.Generator().manual_seed(0))
+    bumped = cond.clone()
+    bumped[0, 20] += 3.0
+    with torch.no_grad():
+        a, b = (model.encode(c, torch.ones(1, 8))[0, :, 2] for c in (cond, bumped))   # (layers, S, W, dh)
+    changed = (a - b).abs().amax(dim=(0, 1, 3)) > 1e-6
+    assert changed.nonzero().flatten().tolist() == list(range(20 - k // 2, 21 + k // 2))
+
+
 def test_metadata_is_complete(tiny_model_set):
     out, meta, built, cfg = tiny_model_set
     disk = json.loads((out / "model_set.json").read_text())
@@ -58,13 +73,17 @@ def test_metadata_is_complete(tiny_model_set):
         assert (out / info["file"]).is_file()
 
 
-def test_three_tokens_per_frame_variant_exports_with_parity(tmp_path, tiny_cfg):
-    # The published token layout stays available (benchmark reference, ablation).
+@pytest.mark.parametrize("tokens, local", [("groups", 3), ("frame", 0)])
+def test_pose_variants_export_with_parity(tmp_path, tiny_cfg, tokens, local):
+    # The published token layout stays available (benchmark reference, ablation), and so does
+    # the layout without the frame-aligned path (the weights shipped before it).
     torch = pytest.importorskip("torch")
     from training import export, models
     torch.manual_seed(0)
-    model = models.build("pose", dict(tiny_cfg["models"]["pose"], tokens="groups"))
+    model = models.build("pose", dict(tiny_cfg["models"]["pose"], tokens=tokens, local=local))
     assert model.layers[0].cross.h == 8                 # one cross-attention head per sensor stream
+    memory = model.encode(torch.zeros(1, 20, FEATURE_DIM), torch.ones(1, 8))
+    assert memory.shape[2] == (3 if local else 2)       # keys, values (and the frame-aligned path)
     for part in ("pose_cond", "pose"):
         export.export_onnx(part, model, tmp_path / f"{part}.onnx", 100)
         assert export.parity(part, model, tmp_path / f"{part}.onnx", 100) <= 1e-4

@@ -189,10 +189,12 @@ def test_translation_source_only_moves_the_root(models, take):
     a = reconstruct(take, models, seed=1, translation="model")
     b = reconstruct(take, models, seed=1, translation="fused")
     c = reconstruct(take, models, seed=1, translation="strides")
-    assert [r.info["translation_source"] for r in (a, b, c)] == ["model", "fused", "strides"]
-    for r in (b, c):
+    d = reconstruct(take, models, seed=1, translation="strides_feet")
+    assert [r.info["translation_source"] for r in (a, b, c, d)] == ["model", "fused", "strides", "strides_feet"]
+    for r in (b, c, d):
         assert np.array_equal(a.rotations, r.rotations) and np.array_equal(a.root_pos[:, 2], r.root_pos[:, 2])
     assert not np.allclose(a.root_pos[:, :2], b.root_pos[:, :2])      # the walk's planted feet moved it
     assert not np.allclose(b.root_pos[:, :2], c.root_pos[:, :2])      # the insoles' own strides moved it
+    assert not np.allclose(c.root_pos[:, :2], d.root_pos[:, :2])      # turned by where the feet point
     with pytest.raises(ValueError, match="translation"):
         reconstruct(take, models, translation="gps")

@@ -119,3 +119,32 @@ def test_strides_correct_a_path_that_steps_short(demo):
     one[:, 1] = np.nan
     assert strides_translation(short, psi, feats.foot_yaw[:n], one, 30.0) is None
     assert strides_translation(short, psi, feats.foot_yaw[:n], None, 30.0) is None
+
+
+def test_the_reconstructed_feet_orient_the_strides_where_the_given_path_points_wrong(demo):
+    """The insoles' paths turned by where the feet point (the pose), not by the path they refine."""
+    from step2motion_addon.core.features import stream_slices
+    from step2motion_addon.core.inference.odometry import foot_angles
+    from step2motion_addon.core.inference.pose import heading
+    from step2motion_addon.core.motion import rotations as rot
+    motion, _, feats = demo
+    m = motion.resampled(30.0)
+    n = min(m.frames, feats.frames)
+    q = rot.normalize(m.rotations[:n])
+    psi = np.unwrap(heading(q[:, 0]))
+    true_xy = m.root_pos[:n, :2] - m.root_pos[0, :2]
+    dist = np.linalg.norm(np.diff(true_xy, axis=0), axis=1).sum()
+    c, s = np.cos(0.26), np.sin(0.26)               # the path to refine is 15° off
+    wrong = true_xy @ np.array([[c, s], [-s, c]])
+    sl = stream_slices()
+    load = np.stack([feats.values[:n, sl[f"{side}_load"].start] for side in ("left", "right")], axis=1)
+    angles = foot_angles(q, psi, load)
+    fitted = strides_translation(wrong, psi, feats.foot_yaw[:n], feats.foot_track[:n], 30.0)
+    oriented = strides_translation(wrong, psi, feats.foot_yaw[:n], feats.foot_track[:n], 30.0, angles=angles)
+    assert np.linalg.norm(fitted[-1] - true_xy[-1]) / dist > 0.15      # fitted: inherits the 15°
+    assert np.linalg.norm(oriented[-1] - true_xy[-1]) / dist < 0.05
+    # A foot that never carries load has no angle; that foot falls back to the fit.
+    assert np.isnan(foot_angles(q, psi, np.stack([load[:, 0], 0 * load[:, 1]], axis=1))[1])
+    half = strides_translation(wrong, psi, feats.foot_yaw[:n], feats.foot_track[:n], 30.0,
+                               angles=np.array([angles[0], np.nan]))
+    assert np.isfinite(half).all()

@@ -30,8 +30,9 @@ from ..dead_reckoning import STANCE_LOAD, true_runs
 from ..motion.skeleton import CANONICAL_PARENTS, JOINT_INDEX
 from ..motion import rotations as rot
 from ..motion.kinematics import gaussian_smooth
+from .pose import heading
 
-TRANSLATION_SOURCES = ("model", "fused", "strides")
+TRANSLATION_SOURCES = ("model", "fused", "strides", "strides_feet")
 # Standing: both insoles within STILL_ACC_G of 1 g and turning slower than STILL_GYRO_DPS, for
 # STILL_HOLD_S at least. On the test split this finds every standing clip and no frame of any walk
 # or run; 10 or 40 dps, 0.15 or 0.5 s give the same drift (docs/models.md, "Pose vector and models").
@@ -39,6 +40,7 @@ STILL_ACC_G = 0.1
 STILL_GYRO_DPS = 20.0
 STILL_HOLD_S = 0.3
 BALLS = ("LeftToeBase", "RightToeBase")
+FEET = ("LeftFoot", "RightFoot")
 SMOOTH_S = 0.5               # strides_translation: the feet's path below ≈ 0.5 Hz, the hips' above
 
 
@@ -68,6 +70,31 @@ def balls_relative(rotations: np.ndarray, offsets: np.ndarray, chunk: int = 8192
                 g = rot.mul(g, q[:, j])
             out[s:s + chunk, k] = p[:, :2]
     return out
+
+
+def foot_angles(rotations: np.ndarray, psi: np.ndarray, load: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """(2,) each foot's long axis relative to the heading frame, averaged over its stances (rad).
+
+    The reconstructed legs know how each foot points relative to the hips (toe-out,
+    a turned stance foot); the insole lies along the foot, so this is the angle
+    that takes an insole's own path into the heading frame. As an angle in the
+    ground plane (0 = +X): the foot joint's heading minus ψ, minus π/2 (heading 0
+    faces −Y). Circular mean over the frames the foot carries load (there it is
+    flat and its heading exact); NaN for a foot that never does.
+    """
+    psi = np.asarray(psi, dtype=np.float64)
+    on = np.asarray(load, dtype=np.float64) > STANCE_LOAD
+    sums = np.zeros(2, dtype=complex)
+    chains = [_chain(f) for f in FEET]
+    for s in range(0, rotations.shape[0], chunk):
+        q = np.asarray(rotations[s:s + chunk], dtype=np.float64)
+        for k, chain in enumerate(chains):
+            g = q[:, chain[0]]
+            for j in chain[1:]:
+                g = rot.mul(g, q[:, j])
+            rel = heading(g) - psi[s:s + chunk]                  # the foot's toes point along −Y at rest
+            sums[k] += np.sum(np.exp(1j * rel[on[s:s + chunk, k]]))
+    return np.where(np.abs(sums) > 0, np.angle(sums) - np.pi / 2, np.nan)
 
 
 def stance_weights(load: np.ndarray, threshold: float = STANCE_LOAD) -> np.ndarray:
@@ -122,15 +149,18 @@ def fused_translation(model_xy: np.ndarray, rotations: np.ndarray, offsets: np.n
 
 
 def strides_translation(xy: np.ndarray, psi: np.ndarray, foot_yaw: np.ndarray, track: np.ndarray,
-                        rate: float, lag_s: float = 1.0, smooth_s: float = SMOOTH_S) -> np.ndarray | None:
+                        rate: float, lag_s: float = 1.0, smooth_s: float = SMOOTH_S,
+                        angles: np.ndarray | None = None) -> np.ndarray | None:
     """(T, 2) ground path: the midpoint of the two insoles' dead-reckoned paths.
 
     ``xy`` (T, 2) the path to orient by (the fused one), ``psi`` (T,) its heading,
     ``foot_yaw`` (T, 2) each insole's heading and ``track`` (T, 2, 2) its path in
     its own filter frame (NaN where unknown, see ``Features.foot_track``). A track
     step is turned by ψ − ψ_foot into the heading frame, then by one constant angle
-    per foot (the insole's yaw on the foot and the start's phase), fitted so that
-    its ``lag_s`` displacements best match ``xy``'s. The midpoint of the feet moves
+    per foot (where the insole points in the heading frame): ``angles`` (2,), the
+    reconstructed feet's own (:func:`foot_angles`), or, for a foot without one
+    (NaN, or no ``angles``), fitted so that its ``lag_s`` displacements best match
+    ``xy``'s. The midpoint of the feet moves
     in surges (one foot swings while the other stands), the hips do not: only its
     slow part is kept (zero-phase Gaussian, σ = ``smooth_s``), the within-stride
     motion stays ``xy``'s, whose planted feet do not slide. None unless both feet
@@ -152,6 +182,9 @@ def strides_translation(xy: np.ndarray, psi: np.ndarray, foot_yaw: np.ndarray, t
         d = np.zeros(t_len, dtype=complex)
         d[1:] = np.where(ok[1:, k] & ok[:-1, k], np.diff(tr), 0.0)
         path = np.cumsum(d * np.exp(1j * (np.asarray(psi, dtype=np.float64) - foot_yaw[:, k])))
+        if angles is not None and np.isfinite(angles[k]):
+            paths.append(path * np.exp(1j * angles[k]))
+            continue
         both = ok[lag:, k] & ok[:-lag, k]
         fit = np.sum(((z[lag:] - z[:-lag]) * np.conj(path[lag:] - path[:-lag]))[both])
         paths.append(path * (np.exp(1j * np.angle(fit)) if abs(fit) > 0 else 1.0))

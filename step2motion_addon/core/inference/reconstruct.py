@@ -12,7 +12,7 @@ from ..ahrs import has_imufusion
 from ..features import STREAMS, Features, extract_features, stream_columns, stream_slices
 from .heading import heading_changes
 from .model_set import ModelSet
-from .odometry import TRANSLATION_SOURCES, fused_translation, standing, strides_translation
+from .odometry import TRANSLATION_SOURCES, foot_angles, fused_translation, standing, strides_translation
 from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
 from .sampler import cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take, window_starts
 
@@ -146,13 +146,16 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     if translation not in TRANSLATION_SOURCES:
         raise ValueError(f"translation must be one of {TRANSLATION_SOURCES}, not {translation!r}")
     load = _foot_load(cond, mask, models)
-    if translation in ("fused", "strides") and models.has("root") and imu_ok:
+    if translation != "model" and models.has("root") and imu_ok:
         sl = stream_slices()
         imu = np.stack([feats.values[:, sl[f"{side}_imu"]] for side in ("left", "right")], axis=1)
         xy = fused_translation(xy, rotations, models.offsets, load,
                                still=standing(imu[..., 0:3], imu[..., 3:6], load, models.rate))
-        strides = strides_translation(xy, psi, feats.foot_yaw, feats.foot_track, models.rate) \
-            if translation == "strides" else None
+        # "strides_feet": the insoles' paths turned by where the reconstructed feet point;
+        # "strides": by the fused path (odometry.strides_translation).
+        angles = foot_angles(rotations, psi, load) if translation == "strides_feet" else None
+        strides = strides_translation(xy, psi, feats.foot_yaw, feats.foot_track, models.rate, angles=angles) \
+            if translation.startswith("strides") else None
         if strides is None:
             translation = "fused"              # asked for, or no dead-reckoned track of both feet
         else:
