@@ -241,6 +241,28 @@ def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool 
     return metrics
 
 
+def graft(src: str | Path, cfg: dict, dst: Path) -> None:
+    """A pose checkpoint without the frame-aligned path, continued with it (``local``).
+
+    The new convolutions start at zero, so the grafted model is exactly the old
+    one at its step; weights, step, history and random states carry over, the
+    optimiser starts afresh (its state has no slots for the new parameters).
+    """
+    state = torch.load(src, weights_only=True, map_location="cpu")
+    model = M.build("pose", cfg["models"]["pose"])
+    if model.local is None:
+        raise SystemExit("--graft needs a config whose pose model has a frame-aligned path (local > 0)")
+    missing, unexpected = model.load_state_dict(state["model"], strict=False)
+    if unexpected or not all(k.startswith("local.") for k in missing):
+        raise SystemExit(f"{src}: not a pose checkpoint of this architecture ({unexpected or missing})")
+    with torch.no_grad():
+        for conv in model.local:
+            conv.weight.zero_()
+            conv.bias.zero_()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["train"]["lr"])
+    torch.save(dict(state, model=model.state_dict(), opt=opt.state_dict()), dst)
+
+
 def load_config(path) -> dict:
     return json.loads(Path(path).read_text())
 
@@ -258,6 +280,9 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     ap.add_argument("--cache", help="feature cache folder (default: data_cache/ in the repository)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--graft", metavar="CKPT",
+                    help="pose model: continue a checkpoint trained without the frame-aligned path, the "
+                         "path added at zero (implies --resume)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config)
     out = Path(args.out)
@@ -274,8 +299,10 @@ def main(argv=None) -> int:
         (out / "sources.json").write_text(json.dumps(data.sources(args.data), indent=1))
         (out / "offsets.json").write_text(json.dumps(data.mean_offsets(tr_clips).round(6).tolist()))
         (out / "features.json").write_text(json.dumps({"ahrs_backend": data.ahrs_backend()}))
-    train(args.model, cfg, out, tr_clips, va_clips, resume=args.resume, max_steps=args.steps,
-          device=args.device)
+    if args.graft:
+        graft(args.graft, cfg, out / f"ckpt_{args.model}.pt")
+    train(args.model, cfg, out, tr_clips, va_clips, resume=args.resume or bool(args.graft),
+          max_steps=args.steps, device=args.device)
     return 0
 
 
