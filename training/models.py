@@ -178,11 +178,10 @@ class PoseDenoiser(nn.Module):
                                      for _ in range(layers)])
         self.norm = nn.LayerNorm(d_model)
         self.d = d_model
-        self.n_streams = len(STREAMS)
         # One convolution per layer over the concatenated streams (S·d_stream channels).
         if local and local % 2 == 0:
             raise ValueError(f"local must be an odd kernel width, not {local}")
-        self.local = nn.ModuleList([nn.Conv1d(self.n_streams * d_stream, d_model, local,
+        self.local = nn.ModuleList([nn.Conv1d(len(STREAMS) * d_stream, d_model, local,
                                               padding=local // 2, padding_mode="replicate")
                                     for _ in range(layers)]) if local else None
 

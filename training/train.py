@@ -284,6 +284,8 @@ def main(argv=None) -> int:
                     help="pose model: continue a checkpoint trained without the frame-aligned path, the "
                          "path added at zero (implies --resume)")
     args = ap.parse_args(argv)
+    if args.graft and args.model != "pose":
+        ap.error("--graft continues a pose checkpoint: use it with --model pose")
     cfg = load_config(args.config)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
