@@ -96,7 +96,7 @@ def drop_streams(features, which: str):
 
 def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose",
                   drop: str | None = None, heading_source: str | None = None,
-                  translation: str | None = None, samples: int = 1) -> dict:
+                  translation: str | None = None, samples: int = 1, guidance: float | None = None) -> dict:
     """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root."""
     from step2motion_addon.core.features import extract_features
     from step2motion_addon.core.inference import reconstruct
@@ -106,7 +106,7 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     if drop:
         source = drop_streams(extract_features(take, rate=models.rate), drop)
     # ``samples`` > 1: the mean of that many hypotheses (seeds seed, seed + 1, …), as the add-on bakes it.
-    recs = [reconstruct(source, models, seed=seed + k, calls=calls, pose_model=pose_model,
+    recs = [reconstruct(source, models, seed=seed + k, calls=calls, pose_model=pose_model, guidance=guidance,
                         estimate_pressure=drop is None, heading=heading_source, translation=translation)
             for k in range(max(1, samples) if pose_model == "pose" else 1)]
     r = mean_reconstruction(recs)
@@ -245,6 +245,8 @@ def main(argv=None) -> int:
     ap.add_argument("--calls", type=int, help="denoiser calls per window (default: the model set's)")
     ap.add_argument("--samples", type=int, default=1,
                     help="diffusion hypotheses per clip, their mean evaluated (as the add-on bakes it; default 1)")
+    ap.add_argument("--guidance", type=float,
+                    help="classifier-free guidance strength (default: the model set's; 1 = no guidance)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pose-model", default="pose", choices=("pose", "mlp", "transformer"),
                     help="the diffusion model or a baseline regressor of the same model set")
@@ -271,7 +273,7 @@ def main(argv=None) -> int:
         from . import data
         clips = data.iter_clips(args.data, args.split, args.limit)
     per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model, args.drop,
-                                   args.heading, args.translation, args.samples),
+                                   args.heading, args.translation, args.samples, args.guidance),
                      clip=e["clip"], category=e.get("category", "all"))
                 for take, motion, e in clips]
     if not per_clip:
@@ -281,7 +283,9 @@ def main(argv=None) -> int:
                drop=args.drop or "none", heading=args.heading or models.meta.get("root_heading", "model"),
                translation=args.translation or models.meta.get("root_translation", "model"),
                calls=(args.calls or len(models.meta["sampler"]["timesteps"])) if args.pose_model == "pose" else 0,
-               samples=args.samples if args.pose_model == "pose" else 1)
+               samples=args.samples if args.pose_model == "pose" else 1,
+               guidance=(args.guidance if args.guidance is not None else models.meta["sampler"].get("guidance", 1.0))
+               if args.pose_model == "pose" else None)
     _print(res)
     if args.out:
         Path(args.out).write_text(json.dumps({"pooled": res, "categories": by_category(per_clip),

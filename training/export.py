@@ -166,6 +166,18 @@ def export_models(models: dict, cfg: dict, normalisers: dict, out: Path, offsets
     return meta
 
 
+def run_models(run: Path, cfg: dict) -> dict:
+    """The trained models of a run folder, by kind: its weight average where it kept one (``train.ema``)."""
+    models = {}
+    for ckpt in sorted(Path(run).glob("ckpt_*.pt")):
+        kind = ckpt.stem[len("ckpt_"):]
+        m = M.build(kind, cfg["models"][kind])
+        state = torch.load(ckpt, weights_only=True)
+        m.load_state_dict(state.get("ema", state["model"]))
+        models[kind] = m.eval()
+    return models
+
+
 def main(argv=None) -> int:
     from step2motion_addon.core.features import Normaliser
     from step2motion_addon.core.inference.odometry import TRANSLATION_SOURCES
@@ -187,12 +199,8 @@ def main(argv=None) -> int:
     run = Path(args.run)
     cfg = json.loads((run / "config.json").read_text())
     norms = {k: Normaliser.from_dict(v) for k, v in json.loads((run / "normalisers.json").read_text()).items()}
-    models, metrics = {}, {}
-    for ckpt in sorted(run.glob("ckpt_*.pt")):
-        kind = ckpt.stem[len("ckpt_"):]
-        m = M.build(kind, cfg["models"][kind])
-        m.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
-        models[kind] = m
+    models, metrics = run_models(run, cfg), {}
+    for kind in models:
         mpath = run / f"metrics_{kind}.json"
         if mpath.exists():
             metrics[kind] = {k: v for k, v in json.loads(mpath.read_text()).items() if k != "history"}

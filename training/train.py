@@ -17,6 +17,7 @@ CPU generator, so a run is reproducible on either device.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -177,8 +178,60 @@ def _seed_all(seed):
     np.random.seed(seed)
 
 
+def learning_rate(base: float, step: int, total: int, cooldown: int) -> float:
+    """Constant, then a cosine decay to zero over the last ``cooldown`` steps of the run.
+
+    The decay is anchored to the run's end, so a run continued with a larger
+    ``--steps`` keeps its constant phase and cools down at its new end.
+    """
+    start = total - cooldown
+    if cooldown <= 0 or step < start:
+        return base
+    return float(base * 0.5 * (1.0 + np.cos(np.pi * min(1.0, (step - start) / cooldown))))
+
+
+class Ema:
+    """Exponential moving average of the weights (the weights validated, and exported when present).
+
+    Averaging the late iterates of a constant-rate run removes much of their
+    step-to-step noise, the usual gain for diffusion denoisers. ``decay`` 0: off.
+    """
+
+    def __init__(self, model, decay: float):
+        self.decay = decay
+        self.shadow = ({k: v.detach().clone() for k, v in model.state_dict().items()} if decay else {})
+
+    def load(self, state: dict) -> None:
+        self.shadow = {k: v.clone() for k, v in state.items()}
+
+    def state_dict(self) -> dict:
+        return self.shadow
+
+    @torch.no_grad()
+    def update(self, model) -> None:
+        if not self.decay:
+            return
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].lerp_(v, 1.0 - self.decay)
+            else:
+                self.shadow[k].copy_(v)
+
+    @contextlib.contextmanager
+    def swapped_in(self, model):
+        if not self.decay:
+            yield
+            return
+        live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.shadow)
+        try:
+            yield
+        finally:
+            model.load_state_dict(live)
+
+
 def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool = False,
-          max_steps: int | None = None, log=print, device: str = "cpu") -> dict:
+          max_steps: int | None = None, log=print, device: str = "cpu", cooldown: int | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     _seed_all(cfg["seed"])
     torch.set_num_threads(int(cfg["train"].get("threads", 2)))
@@ -195,6 +248,7 @@ def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool 
     val = WindowSampler(val_clips or train_clips, norms, cfg["window"], cfg["seed"] + 1).batch(tr["val_windows"])
     ckpt = out / f"ckpt_{kind}.pt"
     step, history = 0, []
+    state = {}
     if resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=True, map_location=trainer.dev)
         trainer.model.load_state_dict(state["model"])
@@ -204,27 +258,36 @@ def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool 
         trainer.gen.set_state(state["gen_rng"].cpu())
         sampler.rng.bit_generator.state = json.loads(state["np_rng"])
     total = max_steps if max_steps is not None else tr["max_steps"]
+    if cooldown is None:
+        cooldown = int(tr.get("cooldown_steps", 0))
+    ema = Ema(trainer.model, float(tr.get("ema", 0.0)))
+    if resume and ckpt.exists() and "ema" in state:
+        ema.load(state["ema"])
     times = []
 
     def save():
         torch.save({"model": trainer.model.state_dict(), "opt": trainer.opt.state_dict(), "step": step,
                     "history": json.dumps(history), "torch_rng": torch.get_rng_state(),
-                    "gen_rng": trainer.gen.get_state(), "np_rng": json.dumps(sampler.rng.bit_generator.state)},
+                    "gen_rng": trainer.gen.get_state(), "np_rng": json.dumps(sampler.rng.bit_generator.state),
+                    **({"ema": ema.state_dict()} if ema.decay else {})},
                    ckpt)
 
     while step < total:
         trainer.model.train()
+        for group in trainer.opt.param_groups:
+            group["lr"] = learning_rate(tr["lr"], step, total, cooldown)
         t0 = time.perf_counter()
         loss = trainer.loss(sampler.batch(tr["batch"]))
         trainer.opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(trainer.model.parameters(), tr["grad_clip"])
         trainer.opt.step()
+        ema.update(trainer.model)
         times.append(time.perf_counter() - t0)
         step += 1
         if step % tr["log_every"] == 0 or step == total:
             trainer.model.eval()
-            with torch.no_grad():
+            with torch.no_grad(), ema.swapped_in(trainer.model):   # validate what the export ships
                 torch.manual_seed(cfg["seed"])          # same diffusion noise for every validation
                 trainer.gen.manual_seed(cfg["seed"] + step)
                 v = float(trainer.loss(val, train=False))
@@ -255,12 +318,18 @@ def graft(src: str | Path, cfg: dict, dst: Path) -> None:
     missing, unexpected = model.load_state_dict(state["model"], strict=False)
     if unexpected or not all(k.startswith("local.") for k in missing):
         raise SystemExit(f"{src}: not a pose checkpoint of this architecture ({unexpected or missing})")
-    with torch.no_grad():
-        for conv in model.local:
-            conv.weight.zero_()
-            conv.bias.zero_()
+    def zeroed(weights):
+        model.load_state_dict(weights, strict=False)
+        with torch.no_grad():
+            for conv in model.local:
+                conv.weight.zero_()
+                conv.bias.zero_()
+        return {k: v.clone() for k, v in model.state_dict().items()}
+
+    extra = {"ema": zeroed(state["ema"])} if "ema" in state else {}   # the average grows the path too
+    weights = zeroed(state["model"])
     opt = torch.optim.Adam(model.parameters(), lr=cfg["train"]["lr"])
-    torch.save(dict(state, model=model.state_dict(), opt=opt.state_dict()), dst)
+    torch.save(dict(state, model=weights, opt=opt.state_dict(), **extra), dst)
 
 
 def load_config(path) -> dict:
@@ -280,6 +349,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     ap.add_argument("--cache", help="feature cache folder (default: data_cache/ in the repository)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--cooldown", type=int, metavar="N",
+                    help="override train.cooldown_steps: cosine learning-rate decay to zero over the last N steps")
     ap.add_argument("--graft", metavar="CKPT",
                     help="pose model: continue a checkpoint trained without the frame-aligned path, the "
                          "path added at zero (implies --resume)")
@@ -304,7 +375,7 @@ def main(argv=None) -> int:
     if args.graft:
         graft(args.graft, cfg, out / f"ckpt_{args.model}.pt")
     train(args.model, cfg, out, tr_clips, va_clips, resume=args.resume or bool(args.graft),
-          max_steps=args.steps, device=args.device)
+          max_steps=args.steps, device=args.device, cooldown=args.cooldown)
     return 0
 
 

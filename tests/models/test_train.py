@@ -32,6 +32,39 @@ def test_resume_reproduces_uninterrupted_run(tmp_path, tiny_cfg):
     b = torch.load(tmp_path / "b" / "ckpt_pose.pt", weights_only=True)["model"]
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-6), k
+    ea = torch.load(tmp_path / "a" / "ckpt_pose.pt", weights_only=True)["ema"]
+    eb = torch.load(tmp_path / "b" / "ckpt_pose.pt", weights_only=True)["ema"]
+    assert all(torch.allclose(ea[k], eb[k], atol=1e-6) for k in ea)    # the weight average resumes too
+
+
+def test_learning_rate_is_constant_then_cools_to_zero_at_the_runs_end():
+    lr = [train.learning_rate(1e-3, s, 100, 40) for s in range(100)]
+    assert lr[:60] == [1e-3] * 60
+    assert lr[80] == pytest.approx(5e-4) and lr[99] < 2e-6
+    assert all(a >= b for a, b in zip(lr, lr[1:]))
+    # Continued to 200 steps, the run cools down at its new end instead.
+    assert train.learning_rate(1e-3, 99, 200, 40) == 1e-3
+    assert train.learning_rate(1e-3, 5, 6, 0) == 1e-3
+
+
+def test_export_takes_the_weight_average_the_run_validated(tmp_path, tiny_cfg):
+    from training import export
+    cfg = json.loads(json.dumps(tiny_cfg))
+    cfg["train"].update(ema=0.5, cooldown_steps=0)
+    clips = train.synthetic_clips(3, seed=0)
+    train.train("mlp", cfg, tmp_path, clips, clips[:1], log=lambda s: None)
+    state = torch.load(tmp_path / "ckpt_mlp.pt", weights_only=True)
+    model = export.run_models(tmp_path, cfg)["mlp"]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state["ema"][k]), k
+    assert any(not torch.equal(state["ema"][k], state["model"][k]) for k in state["model"])
+    # Without an average (ema 0) the checkpoint has none and the export takes the weights as trained.
+    cfg["train"]["ema"] = 0.0
+    train.train("mlp", cfg, tmp_path / "plain", clips, clips[:1], log=lambda s: None)
+    state = torch.load(tmp_path / "plain" / "ckpt_mlp.pt", weights_only=True)
+    assert "ema" not in state
+    model = export.run_models(tmp_path / "plain", cfg)["mlp"]
+    assert all(torch.equal(v, state["model"][k]) for k, v in model.state_dict().items())
 
 
 def test_graft_starts_exactly_where_the_model_without_the_path_stopped(tmp_path, tiny_cfg):
