@@ -153,6 +153,10 @@ class Trainer:
             x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
             d = self.cfg["diffusion"]
             mask = torch.ones(n, len(STREAMS))
+            if d.get("ablate"):    # a retrained ablation: these streams are never seen
+                names = [name for name, _ in STREAMS]
+                gone = IMU_STREAMS if d["ablate"] == "imu" else PRESSURE_STREAMS
+                mask[:, [names.index(name) for name in gone]] = 0.0
             if train:   # classifier-free: drop everything, or single streams (dead cells, IMU-only insoles)
                 mask = mask * (torch.rand(n, len(STREAMS), generator=self.gen) > d["stream_drop"])
                 mask = mask * (torch.rand(n, 1, generator=self.gen) > d["cond_drop"])
@@ -349,6 +353,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     ap.add_argument("--cache", help="feature cache folder (default: data_cache/ in the repository)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--ablate", choices=("pressure", "imu"),
+                    help="pose model: train with these sensor streams always absent (a retrained ablation)")
     ap.add_argument("--cooldown", type=int, metavar="N",
                     help="override train.cooldown_steps: cosine learning-rate decay to zero over the last N steps")
     ap.add_argument("--graft", metavar="CKPT",
@@ -358,6 +364,10 @@ def main(argv=None) -> int:
     if args.graft and args.model != "pose":
         ap.error("--graft continues a pose checkpoint: use it with --model pose")
     cfg = load_config(args.config)
+    if args.ablate:
+        if args.model != "pose":
+            ap.error("--ablate trains the pose model without some streams: use it with --model pose")
+        cfg["diffusion"]["ablate"] = args.ablate
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.synthetic:

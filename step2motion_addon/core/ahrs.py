@@ -112,7 +112,7 @@ STANCE_GYRO_DPS = 20.0
 BIAS_BLOCK = 8192          # windows per block in gyro_bias (memory only: ≈ 10 MB per copy)
 
 
-def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float) -> np.ndarray:
+def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, info: dict | None = None) -> np.ndarray:
     """Constant gyro offset (deg/s) from the take's still periods (Moticon: up to ≈3 dps).
 
     Still = |a| within 0.03 g of 1 g and the gyro within 5 dps of its running
@@ -120,13 +120,19 @@ def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float) -> np.ndarray:
     0.3 s); then the foot's mid-stance moments stand in: the planted foot barely
     turns, so |a| ≈ 1 g and |ω| < 20 dps there read mostly bias (zero-rate
     update). On 100 simulated test walks this cut the final heading error from
-    5.4° to 3.9° (mean). Zeros when neither gives 0.3 s.
+    5.4° to 3.9° (mean). Zeros when neither gives 0.3 s. ``info["bias_source"]``
+    says which: "still", "stance" or "none" (only "still" pins the heading).
     """
+    def found(source: str, bias: np.ndarray) -> np.ndarray:
+        if info is not None:
+            info["bias_source"] = source
+        return bias
+
     an = np.linalg.norm(acc, axis=1)
     k = max(1, int(round(0.25 * rate)))
     n = gyro_dps.shape[0]
     if n < 2 * k + 1:
-        return np.zeros(3)
+        return found("none", np.zeros(3))
     windows = np.lib.stride_tricks.sliding_window_view(gyro_dps, 2 * k + 1, axis=0)  # (n-2k, 3, 2k+1)
     spread = np.empty(windows.shape[0])
     # In blocks: the median copies its windows (≈0.4 GB per foot for an hour at once).
@@ -136,11 +142,11 @@ def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float) -> np.ndarray:
     still = np.zeros(n, dtype=bool)
     still[k:n - k] = (spread < 5.0) & (np.abs(an[k:n - k] - 1.0) < 0.03)
     if still.sum() >= 0.3 * rate:
-        return np.median(gyro_dps[still], axis=0)
+        return found("still", np.median(gyro_dps[still], axis=0))
     stance = (np.abs(an - 1.0) < STANCE_ACC_G) & (np.linalg.norm(gyro_dps, axis=1) < STANCE_GYRO_DPS)
     if stance.sum() >= 0.3 * rate:
-        return np.median(gyro_dps[stance], axis=0)
-    return np.zeros(3)
+        return found("stance", np.median(gyro_dps[stance], axis=0))
+    return found("none", np.zeros(3))
 
 
 def first_still(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, hold_s: float = 0.05) -> int | None:
@@ -189,7 +195,8 @@ def has_imufusion() -> bool:
 
 
 def estimate_orientation(acc: np.ndarray, gyro_dps: np.ndarray, rate: float,
-                         backend: str = "auto", gain: float | None = None) -> tuple[np.ndarray, str]:
+                         backend: str = "auto", gain: float | None = None,
+                         info: dict | None = None) -> tuple[np.ndarray, str]:
     """Per-sample orientation quaternions (n, 4) wxyz, insole → earth (Z up, start yaw 0).
 
     ``acc`` in g (gravity included), ``gyro_dps`` in deg/s, both (n, 3) at the
@@ -204,7 +211,7 @@ def estimate_orientation(acc: np.ndarray, gyro_dps: np.ndarray, rate: float,
         # tilt better than Fusion, whose acceleration rejection accepts swing-phase
         # accelerations (docs/models.md, "Orientation filter"); Fusion stays selectable.
         backend = "complementary"
-    gyro_dps = gyro_dps - gyro_bias(acc, gyro_dps, rate)
+    gyro_dps = gyro_dps - gyro_bias(acc, gyro_dps, rate, info)
     if gain is None:                 # best rest-entry tilt error on real Moticon files (docs/models.md)
         gain = DEFAULT_GAIN[backend]
     q0 = _start_orientation(acc, gyro_dps, rate, DEFAULT_GAIN["start"])

@@ -80,6 +80,7 @@ class Features:
     ahrs_backend: str
     foot_yaw: np.ndarray = field(default=None)   # (T, 2) rad, each insole's heading from start
     foot_track: np.ndarray = field(default=None)  # (T, 2, 2) m, each insole's dead-reckoned path; NaN: none
+    gyro_bias_source: dict = field(default_factory=dict)  # side -> "still" | "stance" | "none" (ahrs.gyro_bias)
 
     @property
     def frames(self) -> int:
@@ -176,21 +177,23 @@ def extract_features(take: Take, rate: float = MODEL_RATE, body_mass_kg: float |
     foot_yaw = np.zeros((n_frames, 2))
     foot_track = np.full((n_frames, 2, 2), np.nan)
     used_backend = "none"
+    bias_sources: dict = {}
     for si, side in enumerate(SIDES):
         foot = take.feet.get(side)
         if foot is None or len(foot) < 2:
             continue
         backend = _foot_features(foot, side, si, grid, rate, body_mass_kg * GRAVITY, take.meta.insole_size,
-                                 ahrs_backend, values, mask, foot_yaw, foot_track)
+                                 ahrs_backend, values, mask, foot_yaw, foot_track, bias_sources)
         used_backend = backend or used_backend
     return Features(time=grid - start, values=values, stream_mask=mask, rate=rate,
                     body_mass_kg=float(body_mass_kg), body_mass_source=source,
-                    ahrs_backend=used_backend, foot_yaw=foot_yaw, foot_track=foot_track)
+                    ahrs_backend=used_backend, foot_yaw=foot_yaw, foot_track=foot_track,
+                    gyro_bias_source=bias_sources)
 
 
 def _foot_features(foot: FootStream, side: str, si: int, grid: np.ndarray, rate: float, weight: float,
                    insole_size, ahrs_backend: str, values: np.ndarray, mask: np.ndarray,
-                   foot_yaw: np.ndarray, foot_track: np.ndarray) -> str | None:
+                   foot_yaw: np.ndarray, foot_track: np.ndarray, bias_sources: dict) -> str | None:
     """One foot's streams into ``values`` / ``mask`` / ``foot_yaw`` / ``foot_track``; the AHRS backend used, if any.
 
     Column by column at the native rate, so an hour at 100 Hz holds a few (n,) columns
@@ -227,7 +230,9 @@ def _foot_features(foot: FootStream, side: str, si: int, grid: np.ndarray, rate:
         return None
     acc = _fill(t, foot.acc, foot.valid)
     gyro = _fill(t, foot.gyro, foot.valid)
-    q, backend = ahrs.estimate_orientation(acc, gyro, native, ahrs_backend)
+    info: dict = {}
+    q, backend = ahrs.estimate_orientation(acc, gyro, native, ahrs_backend, info=info)
+    bias_sources[side] = info.get("bias_source", "none")
     imu = sl[f"{side}_imu"].start
     for c in range(3):
         put(imu + c, acc[:, c])

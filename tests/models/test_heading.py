@@ -37,3 +37,22 @@ def test_one_insole_without_imu_and_none():
     assert np.allclose(heading_changes("feet", model, feet, np.array([False, False]), 30.0), model)
     with pytest.raises(ValueError, match="heading source"):
         heading_changes("compass", model, feet, np.array([True, True]), 30.0)
+
+
+def test_a_take_that_never_stands_still_is_told_its_heading_may_turn(tiny_model_set):
+    """The gyro offset pins the heading only from a still moment; without one the user is told why paths curve."""
+    from step2motion_addon.core.features import extract_features
+    from step2motion_addon.core.inference import ModelSet, reconstruct
+    from step2motion_addon.core.synthetic import STAND_S, synthetic_walk
+    from step2motion_addon.core.take import Take
+    standing = synthetic_walk(duration=12.0, seed=2)
+    # The synthetic walk stands at both ends: keep only the walking in between.
+    walking = Take({side: f.select((f.time > f.time[0] + STAND_S + 0.5) & (f.time < f.time[-1] - STAND_S - 0.5))
+                    for side, f in standing.feet.items()}, standing.meta)
+    assert extract_features(standing).gyro_bias_source == {"left": "still", "right": "still"}
+    sources = extract_features(walking).gyro_bias_source
+    assert set(sources) == {"left", "right"} and "still" not in sources.values()
+    models = ModelSet(tiny_model_set[0], intra_op_threads=1)
+    assert not any("never stood still" in w for w in reconstruct(standing, models).info["warnings"])
+    told = [w for w in reconstruct(walking, models).info["warnings"] if "never stood still" in w]
+    assert len(told) == 1 and "left and right insole" in told[0] and "standing still" in told[0]

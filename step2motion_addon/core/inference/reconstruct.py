@@ -173,6 +173,13 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                         f"sampled here with {calls} calls: expect lower accuracy")
     if trained and feats.ahrs_backend not in ("none", trained):
         warnings.append(f"orientation filter {feats.ahrs_backend} differs from the model's {trained}")
+    unsteady = [side for side, src in feats.gyro_bias_source.items() if src != "still"]
+    if unsteady:
+        # Without a still moment the gyro's offset is only estimated from mid-stance; on simulated
+        # takes the path then turns by 0.4 (walks) to 1 (runs) degrees per second (docs/models.md).
+        warnings.append(f"the {' and '.join(unsteady)} insole never stood still for 0.3 s: its gyro offset "
+                        "is estimated while walking, so the path may turn by up to about 1° per second; "
+                        "start takes standing still for a second")
     info = dict(sinfo, warnings=warnings, seed=seed, guidance=g, mode=mode, estimated_streams=estimated,
                 pose_model=pose_model, heading_source=heading or "none",
                 translation_source=translation,
