@@ -129,10 +129,17 @@ def check_take(take, window_s: float = 100 / 30.0) -> TakeCheck:
 
 
 def hypothesis_spread(recs) -> np.ndarray:
-    """(T, 22) RMS distance (m) of each hypothesis' global joint positions from their mean."""
+    """(T, 22) RMS distance (m) of the hypotheses' joint positions from their mean.
+
+    The root in the world (where the body is), every other joint relative to its own
+    hypothesis' root (the pose): hypotheses whose paths part by a few centimetres
+    would otherwise paint the whole body with the path's disagreement and hide which
+    limbs the insoles do not pin down.
+    """
     if len(recs) < 2:
         return np.zeros((recs[0].frames, len(CANONICAL_JOINTS)))
     pos = np.stack([Motion(r.rate, r.offsets, r.rotations, r.root_pos).fk() for r in recs])   # (N, T, 22, 3)
+    pos[:, :, 1:] -= pos[:, :, :1]
     dev = pos - pos.mean(axis=0, keepdims=True)
     return np.sqrt((dev ** 2).sum(-1).mean(axis=0))
 

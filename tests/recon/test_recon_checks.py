@@ -64,3 +64,8 @@ def test_spread_is_the_rms_distance_from_the_mean_position():
     assert np.allclose(np.delete(s, J["LeftToeBase"], axis=1), 0.0)
     summary = spread_summary(s)
     assert summary["LeftToeBase"] == pytest.approx({"mean": 0.1, "p95": 0.1, "max": 0.1})
+    # Paths 0.2 m apart, same pose: the hips carry the path's spread, the limbs none.
+    a, b = _rec(), _rec()
+    b.root_pos[:, 0] += 0.2
+    s = hypothesis_spread([a, b])
+    assert np.allclose(s[:, 0], 0.1) and np.allclose(s[:, 1:], 0.0)
