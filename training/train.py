@@ -2,7 +2,9 @@
 """Train one model: ``python -m training.train --config training/config/cpu_default.json --model pose --out runs/x``.
 
 Fixed seeds, a checkpoint every ``ckpt_every`` steps (``--resume`` continues
-from it), metrics in ``<out>/metrics_<model>.json``, normalisation statistics
+from it), a learning-rate cool-down over the run's last ``cooldown_steps`` and an
+exponential moving average of the weights (``ema``: validated and exported),
+metrics in ``<out>/metrics_<model>.json``, normalisation statistics
 in ``<out>/normalisers.json`` (fitted once on the training split, reused by
 every model of the run and by the export).
 

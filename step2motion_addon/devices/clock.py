@@ -146,6 +146,7 @@ class FootClock:
         self.unwrap = TimeUnwrapper()
         self.model = ClockModel()
         self.last_time = -np.inf
+        self.last_device: float | None = None     # unwrapped device seconds of the latest sample
 
     def host_time(self, device_time: float | None, host_s: float) -> float:
         """Host-axis time of a sample; strictly increasing per foot."""
@@ -153,6 +154,7 @@ class FootClock:
             t = host_s
         else:
             d = self.unwrap(device_time)
+            self.last_device = d
             self.model.add(d, host_s)
             t = self.model.to_host(d)
         # The fit moves a little as it learns; never let a foot's time go backwards.

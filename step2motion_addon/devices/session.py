@@ -87,6 +87,10 @@ class FootStats:
         # frame times on the host axis from the clock model (device pacing, not arrival bursts)
         self.first_time: float | None = None
         self.last_time: float | None = None
+        # the same on the device's own clock, where it sends one (the sampling rate, load-proof)
+        self.first_device: float | None = None
+        self.last_device: float | None = None
+        self.device_clock_restarted = False      # a reconnect may restart it: then the host span
         self.battery: int | None = None
         self.rssi: int | None = None
         self.gaps = 0
@@ -94,6 +98,11 @@ class FootStats:
     def as_dict(self, clock: FootClock) -> dict:
         span = (self.last_host - self.first_host) if self.first_host is not None else 0.0
         dev_span = (self.last_time - self.first_time) if self.first_time is not None else 0.0
+        if (self.first_device is not None and not self.device_clock_restarted
+                and self.last_device > self.first_device):
+            # The clock model's early fit can place the first frame a stall late on the host axis;
+            # the device's own timestamps do not depend on how busy the host was.
+            dev_span = self.last_device - self.first_device
         jitter = clock.model.jitter() if clock.model.count else np.zeros(0)
         return {
             "received": self.received, "lost": self.lost, "late_or_duplicate": self.late,
@@ -271,6 +280,10 @@ class LiveSession:
             if stats.first_time is None:
                 stats.first_time = frame.time
             stats.last_time = frame.time
+        if frame.device_time is not None and clock.last_device is not None:
+            if stats.first_device is None:
+                stats.first_device = clock.last_device
+            stats.last_device = clock.last_device
         reason = self._pending_gap.pop(side, None)
         if reason is None and lost:
             reason = f"{lost} frame(s) lost"
@@ -334,6 +347,7 @@ class LiveSession:
             stats.connects += 1
             if stats.connects > 1:
                 stats.reconnects += 1
+                stats.device_clock_restarted = True
             # A fresh connection may restart the device counters and clock.
             self.clocks[side].seq.reset()
             self.clocks[side].unwrap.reset()

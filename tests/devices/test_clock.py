@@ -49,3 +49,24 @@ def test_foot_clock_time_strictly_increasing_even_with_duplicates():
     c = FootClock()
     times = [c.host_time(0.01 * i, 0.01 * i + (0.05 if i % 10 == 0 else 0.0)) for i in range(300)]
     assert np.all(np.diff(times) > 0)
+
+
+def test_session_rate_is_the_devices_own_even_when_the_host_stalled_at_the_start():
+    """A loaded host delivers the first frame 0.3 s late: the sampling rate must not read 3 % high."""
+    import numpy as np
+    from step2motion_addon.devices.frame import Frame
+    from step2motion_addon.devices.session import LiveSession
+    session = LiveSession(source=None)
+    n = 1000                                             # 10 s at 100 Hz
+    for i in range(n):
+        host = i * 0.01 + 0.002 + (0.3 if i == 0 else 0.0)   # the first packet waits behind a stall
+        session.ingest([Frame("left", i, i * 0.01, np.zeros(16, np.float32), host_ns=int(host * 1e9))])
+    st = session.stats()["feet"]["left"]
+    assert st["received"] == n and st["lost"] == 0
+    assert abs(st["rate_hz"] - 100.0) < 0.01
+    # After a reconnect the device clock may restart: the host span is used instead.
+    session.device_event("left", "connected")
+    session.device_event("left", "connected")
+    for i in range(10):
+        session.ingest([Frame("left", i, i * 0.01, np.zeros(16, np.float32), host_ns=int((10.5 + i * 0.01) * 1e9))])
+    assert session.stats()["feet"]["left"]["rate_hz"] > 0
