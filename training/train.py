@@ -267,7 +267,7 @@ def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool 
     if cooldown is None:
         cooldown = int(tr.get("cooldown_steps", 0))
     ema = Ema(trainer.model, float(tr.get("ema", 0.0)))
-    if resume and ckpt.exists() and "ema" in state:
+    if "ema" in state:
         ema.load(state["ema"])
     times = []
 

@@ -176,10 +176,11 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     unsteady = [side for side, src in feats.gyro_bias_source.items() if src != "still"]
     if unsteady:
         # Without a still moment the gyro's offset is only estimated from mid-stance; on simulated
-        # takes the path then turns by 0.4 (walks) to 1 (runs) degrees per second (docs/models.md).
+        # takes the path then turns by 0.4 (walks) to 1 (runs) degrees per second on average,
+        # up to ≈2 on single runs (docs/models.md).
         warnings.append(f"the {' and '.join(unsteady)} insole never stood still for 0.3 s: its gyro offset "
-                        "is estimated while walking, so the path may turn by up to about 1° per second; "
-                        "start takes standing still for a second")
+                        "is estimated while walking, so the path may slowly turn (about 0.5–1° per second, "
+                        "more on some takes); start takes standing still for a second")
     info = dict(sinfo, warnings=warnings, seed=seed, guidance=g, mode=mode, estimated_streams=estimated,
                 pose_model=pose_model, heading_source=heading or "none",
                 translation_source=translation,
