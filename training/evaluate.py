@@ -7,6 +7,8 @@
   insoles simulated for the given clips with the project's simulator, then reconstructed;
 * ``--real TAKE.txt [...]``: the IMU-to-pressure model against a real recording's measured
   force and COP (needs numpy and onnxruntime only).
+* ``--still-start S`` (with ``--data``): the split's clips simulated again from their BVH after
+  S seconds of standing (the first frame held), as the add-on asks takes to start.
 * ``--drop pressure|imu``: the pose model with those sensor streams absent (an inference-time
   ablation: the model was trained with random stream dropout, so it has null tokens for them).
 
@@ -96,8 +98,13 @@ def drop_streams(features, which: str):
 
 def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose",
                   drop: str | None = None, heading_source: str | None = None,
-                  translation: str | None = None, samples: int = 1, guidance: float | None = None) -> dict:
-    """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root."""
+                  translation: str | None = None, samples: int = 1, guidance: float | None = None,
+                  skip: int = 0) -> dict:
+    """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root.
+
+    ``skip``: frames at the start left out of the pose metrics (a still start added for
+    the root's sake); the root path is measured from the first frame.
+    """
     from step2motion_addon.core.features import extract_features
     from step2motion_addon.core.inference import reconstruct
     from step2motion_addon.core.inference.reconstruct import mean_reconstruction
@@ -118,18 +125,18 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     true_psi = np.unwrap(heading(true_rot[:, 0]))
     pred = Motion(r.rate, m.offsets, heading_free(r.rotations[:n], r.heading[:n]), zero).fk()
     true = Motion(r.rate, m.offsets, heading_free(true_rot, true_psi), zero).fk()
-    out = pose_metrics(pred, true, r.rate)
+    out = pose_metrics(pred[skip:], true[skip:], r.rate)
     # Root: the true path in the take's start frame (start at the origin, initial heading 0).
     c, s = np.cos(-true_psi[0]), np.sin(-true_psi[0])
     d = m.root_pos[:n, :2] - m.root_pos[0, :2]
     true_xy = np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], axis=-1)
     out.update(root_metrics(r.root_pos[:n], np.concatenate([true_xy, m.root_pos[:n, 2:]], axis=1)))
-    out["jitter_mps3"] = jitter(pred, r.rate)
-    out["true_jitter_mps3"] = jitter(true, r.rate)
+    out["jitter_mps3"] = jitter(pred[skip:], r.rate)
+    out["true_jitter_mps3"] = jitter(true[skip:], r.rate)
     world = Motion(r.rate, m.offsets, r.rotations[:n], r.root_pos[:n]).fk()
     sub = Motion(m.fps, m.offsets, true_rot, m.root_pos[:n])
-    out["foot_skate_mps"] = foot_skating(world, contacts_from_motion(sub), r.rate)
-    out["frames"] = n
+    out["foot_skate_mps"] = foot_skating(world[skip:], contacts_from_motion(sub)[skip:], r.rate)
+    out["frames"] = n - skip
     out["seconds"] = sum(x.info["seconds"]["total"] for x in recs)
     return out
 
@@ -218,6 +225,45 @@ def _mocap_clips(paths, seed: int):
         yield take, motion.resampled(30.0), {"clip": name, "category": motion.meta.get("category", "mocap")}
 
 
+def with_still_start(motion: Motion, seconds: float) -> Motion:
+    """The motion with its first frame held for ``seconds`` before it: the wearer stands still first.
+
+    Clips cut from motion capture start mid-stride, so the insoles' gyro offset is only
+    estimated from stances and the heading drifts; the add-on asks users to start a take
+    standing still (reconstruct's warning). This measures what that buys.
+    """
+    k = int(round(seconds * motion.fps))
+    rotations = np.concatenate([np.repeat(motion.rotations[:1], k, axis=0), motion.rotations])
+    root_pos = np.concatenate([np.repeat(motion.root_pos[:1], k, axis=0), motion.root_pos])
+    return Motion(motion.fps, motion.offsets, rotations, root_pos, dict(motion.meta))
+
+
+def _resimulated_clips(data_dir, split: str, limit: int | None, mocap_root, still_s: float):
+    """(take, motion, entry) of a shard split simulated again from the source BVH, with a still start.
+
+    Same clips, same simulator parameters as the shards (their manifest keeps them), the
+    first frame held ``still_s`` seconds first; the returned motion includes that hold.
+    """
+    from pathlib import Path
+
+    from step2motion_addon.core.motion.bvh import load_bvh
+    from step2motion_addon.core.motion.cleanup import drop_reference_frames, level_floor
+    from step2motion_addon.core.motion.retarget import motion_from_bvh
+    from step2motion_addon.core.sim import SimParams, simulate_insoles
+
+    from . import data
+    entries = data.split_entries(data.load_manifest(data_dir), split)[:limit]
+    for e in entries:
+        path = Path(mocap_root) / e["source"]
+        if not path.exists():
+            raise SystemExit(f"--still-start needs the source clips: {path} not found (--mocap-root)")
+        motion = level_floor(drop_reference_frames(motion_from_bvh(load_bvh(path))))
+        held = int(round(still_s * motion.fps))
+        motion = with_still_start(motion, held / motion.fps)
+        params = SimParams(body_mass_kg=e["body_mass_kg"], insole_size=e["insole_size"], **e["sim"])
+        yield simulate_insoles(motion, params), motion.resampled(30.0), dict(e, still_frames=round(held / motion.fps * 30))
+
+
 def _print(res: dict, indent: str = "") -> None:
     for k, v in res.items():
         if isinstance(v, dict):
@@ -230,6 +276,7 @@ def _print(res: dict, indent: str = "") -> None:
 def main(argv=None) -> int:
     import argparse
     import json
+    from pathlib import Path
 
     from step2motion_addon.core.inference import ModelSet
     from step2motion_addon.core.inference.odometry import TRANSLATION_SOURCES
@@ -255,9 +302,13 @@ def main(argv=None) -> int:
                     help="root heading source (default: the model set's root_heading)")
     ap.add_argument("--translation", choices=TRANSLATION_SOURCES,
                     help="root translation source (default: the model set's root_translation)")
+    ap.add_argument("--still-start", type=float, default=0.0, metavar="S",
+                    help="with --data: simulate the split's clips again from their BVH with the first frame "
+                         "held S seconds before (a take started standing still); pose metrics skip the hold")
+    ap.add_argument("--mocap-root", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+                                                / "mocap"), help="where --still-start finds the source clips")
     ap.add_argument("--json", "--out", dest="out", help="write the metrics JSON here")
     args = ap.parse_args(argv)
-    from pathlib import Path
     models_dir = args.models or str(Path(__file__).resolve().parent.parent / "models" / "step2motion-best")
     models = ModelSet(models_dir)
     if args.real:
@@ -269,11 +320,14 @@ def main(argv=None) -> int:
         return 0
     if args.mocap:
         clips = _mocap_clips(args.mocap, args.seed)
+    elif args.still_start > 0:
+        clips = _resimulated_clips(args.data, args.split, args.limit, args.mocap_root, args.still_start)
     else:
         from . import data
         clips = data.iter_clips(args.data, args.split, args.limit)
     per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model, args.drop,
-                                   args.heading, args.translation, args.samples, args.guidance),
+                                   args.heading, args.translation, args.samples, args.guidance,
+                                   e.get("still_frames", 0)),
                      clip=e["clip"], category=e.get("category", "all"))
                 for take, motion, e in clips]
     if not per_clip:
@@ -282,6 +336,7 @@ def main(argv=None) -> int:
     res.update(split=args.split if args.data else "mocap", pose_model=args.pose_model, models=models_dir,
                drop=args.drop or "none", heading=args.heading or models.meta.get("root_heading", "model"),
                translation=args.translation or models.meta.get("root_translation", "model"),
+               still_start_s=args.still_start,
                calls=(args.calls or len(models.meta["sampler"]["timesteps"])) if args.pose_model == "pose" else 0,
                samples=args.samples if args.pose_model == "pose" else 1,
                guidance=(args.guidance if args.guidance is not None else models.meta["sampler"].get("guidance", 1.0))

@@ -169,3 +169,24 @@ def test_pressure_metrics_on_a_real_recording(moticon_files, tiny_model_set):
         assert -1.0 <= res[side]["force_corr"] <= 1.0
         assert 0.0 <= res[side]["stance_f1"] <= 1.0
     assert res["pooled"]["seconds"] > 5.0
+
+
+def test_still_start_protocol_pins_the_gyro_offset(shards, shared_data, tiny_model_set, tmp_path):
+    """--still-start: the same clip simulated again after a standing second; pose metrics skip it."""
+    from step2motion_addon.core.features import extract_features
+    from training import evaluate
+    take0, motion0, _ = next(data.iter_clips(shards, "val"))
+    take1, motion1, e = next(evaluate._resimulated_clips(shards, "val", None, shared_data / "mocap", 1.0))
+    assert e["still_frames"] == 30 and motion1.frames - motion0.frames in (29, 30, 31)
+    assert np.allclose(motion1.rotations[:30], motion1.rotations[0])
+    # The shard's clip starts mid-stride: no still moment; the held start gives one to both insoles.
+    assert set(extract_features(take0).gyro_bias_source.values()) != {"still"}
+    assert extract_features(take1).gyro_bias_source == {"left": "still", "right": "still"}
+    out = tmp_path / "still.json"
+    assert evaluate.main(["--models", str(tiny_model_set[0]), "--data", str(shards), "--split", "val", "--calls", "2",
+                          "--still-start", "1", "--mocap-root", str(shared_data / "mocap"), "--json", str(out)]) == 0
+    pooled = json.loads(out.read_text())["pooled"]
+    assert pooled["still_start_s"] == 1.0 and abs(pooled["frames"] - motion0.frames) <= 1
+    with pytest.raises(SystemExit, match="needs the source clips"):
+        evaluate.main(["--models", str(tiny_model_set[0]), "--data", str(shards), "--split", "val",
+                       "--still-start", "1", "--mocap-root", str(tmp_path)])
