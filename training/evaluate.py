@@ -260,7 +260,7 @@ def _resimulated_clips(data_dir, split: str, limit: int | None, mocap_root, stil
         motion = level_floor(drop_reference_frames(motion_from_bvh(load_bvh(path))))
         held = int(round(still_s * motion.fps))
         motion = with_still_start(motion, held / motion.fps)
-        params = SimParams(body_mass_kg=e["body_mass_kg"], insole_size=e["insole_size"], **e["sim"])
+        params = SimParams(body_mass_kg=e["body_mass_kg"], insole_size=e["insole_size"], **e.get("sim", {}))
         yield simulate_insoles(motion, params), motion.resampled(30.0), dict(e, still_frames=round(held / motion.fps * 30))
 
 
