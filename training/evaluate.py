@@ -212,43 +212,47 @@ def pressure_metrics(take, models, stance_bw: float = 0.05) -> dict:
     return out
 
 
-def _mocap_clips(paths, seed: int):
-    """(take, motion, entry) for BVH clips: insoles simulated by the project's simulator."""
+def _load_clip(path) -> Motion:
+    """A BVH clip as the data set builder reads it: reference pose dropped, floor levelled."""
     from step2motion_addon.core.motion.bvh import load_bvh
     from step2motion_addon.core.motion.cleanup import drop_reference_frames, level_floor
     from step2motion_addon.core.motion.retarget import motion_from_bvh
+    return level_floor(drop_reference_frames(motion_from_bvh(load_bvh(path))))
+
+
+def _mocap_clips(paths, seed: int):
+    """(take, motion, entry) for BVH clips: insoles simulated by the project's simulator."""
     from step2motion_addon.core.sim import SimParams, simulate_insoles
     for i, path in enumerate(paths):
-        motion = level_floor(drop_reference_frames(motion_from_bvh(load_bvh(path))))
+        motion = _load_clip(path)
         take = simulate_insoles(motion, SimParams(seed=seed + i))
         name = str(path).rsplit("/", 1)[-1]
         yield take, motion.resampled(30.0), {"clip": name, "category": motion.meta.get("category", "mocap")}
 
 
-def with_still_start(motion: Motion, seconds: float) -> Motion:
-    """The motion with its first frame held for ``seconds`` before it: the wearer stands still first.
+def with_still_start(motion: Motion, frames: int) -> Motion:
+    """The motion with its first frame held ``frames`` times before it: the wearer stands still first.
 
     Clips cut from motion capture start mid-stride, so the insoles' gyro offset is only
     estimated from stances and the heading drifts; the add-on asks users to start a take
     standing still (reconstruct's warning). This measures what that buys.
     """
-    k = int(round(seconds * motion.fps))
-    rotations = np.concatenate([np.repeat(motion.rotations[:1], k, axis=0), motion.rotations])
-    root_pos = np.concatenate([np.repeat(motion.root_pos[:1], k, axis=0), motion.root_pos])
+    rotations = np.concatenate([np.repeat(motion.rotations[:1], frames, axis=0), motion.rotations])
+    root_pos = np.concatenate([np.repeat(motion.root_pos[:1], frames, axis=0), motion.root_pos])
     return Motion(motion.fps, motion.offsets, rotations, root_pos, dict(motion.meta))
 
 
 def _resimulated_clips(data_dir, split: str, limit: int | None, mocap_root, still_s: float):
     """(take, motion, entry) of a shard split simulated again from the source BVH, with a still start.
 
-    Same clips, same simulator parameters as the shards (their manifest keeps them), the
-    first frame held ``still_s`` seconds first; the returned motion includes that hold.
+    The simulator parameters the manifest records for each clip (body mass, insole size,
+    seed, shoe drop, IMU yaw, noise scale, impact gain, ground offset; the per-cell gain
+    spread is not recorded and takes its default); the first frame held ``still_s`` seconds
+    first. The returned motion includes that hold, the entry says how many 30 Hz frames it
+    takes (``still_frames``).
     """
     from pathlib import Path
 
-    from step2motion_addon.core.motion.bvh import load_bvh
-    from step2motion_addon.core.motion.cleanup import drop_reference_frames, level_floor
-    from step2motion_addon.core.motion.retarget import motion_from_bvh
     from step2motion_addon.core.sim import SimParams, simulate_insoles
 
     from . import data
@@ -257,9 +261,9 @@ def _resimulated_clips(data_dir, split: str, limit: int | None, mocap_root, stil
         path = Path(mocap_root) / e["source"]
         if not path.exists():
             raise SystemExit(f"--still-start needs the source clips: {path} not found (--mocap-root)")
-        motion = level_floor(drop_reference_frames(motion_from_bvh(load_bvh(path))))
+        motion = _load_clip(path)
         held = int(round(still_s * motion.fps))
-        motion = with_still_start(motion, held / motion.fps)
+        motion = with_still_start(motion, held)
         params = SimParams(body_mass_kg=e["body_mass_kg"], insole_size=e["insole_size"], **e.get("sim", {}))
         yield simulate_insoles(motion, params), motion.resampled(30.0), dict(e, still_frames=round(held / motion.fps * 30))
 

@@ -53,7 +53,6 @@ def test_foot_clock_time_strictly_increasing_even_with_duplicates():
 
 def test_session_rate_is_the_devices_own_even_when_the_host_stalled_at_the_start():
     """A loaded host delivers the first frame 0.3 s late: the sampling rate must not read 3 % high."""
-    import numpy as np
     from step2motion_addon.devices.frame import Frame
     from step2motion_addon.devices.session import LiveSession
     session = LiveSession(source=None)
