@@ -122,7 +122,7 @@ def test_evaluate_reports_skating_jitter_categories_and_ablations(shards, tiny_m
     assert evaluate.main(["--models", str(tiny_model_set[0]), "--data", str(shards), "--split", "val",
                           "--calls", "2", "--json", str(out)]) == 0
     full = json.loads(out.read_text())
-    for k in ("jitter_mps3", "true_jitter_mps3", "foot_skate_mps", "root_drift_pct"):
+    for k in ("jitter_mps3", "true_jitter_mps3", "foot_skate_mps", "root_drift_pct", "root_drift_aligned_pct"):
         assert k in full["pooled"], k
     assert full["pooled"]["true_jitter_mps3"] > 0
     assert set(full["categories"]) == {full["clips"][0]["category"]}
@@ -159,6 +159,30 @@ def test_skating_and_jitter_measure_what_they_say():
     noisy = world + np.random.default_rng(0).normal(0, 0.01, world.shape)
     assert jitter(noisy, 30.0) > 100.0
 
+
+def test_root_drift_and_its_aligned_diagnostic():
+    from training.evaluate import root_metrics
+    n = 301
+    true = np.zeros((n, 3))
+    true[:, 1] = -np.linspace(0.0, 10.0, n)            # 10 m straight ahead (facing −Y)
+    assert root_metrics(true, true)["root_drift_pct"] == 0.0
+    # The whole path turned by 3° about its start: a start askew, no wander.
+    a = np.radians(3.0)
+    askew = true.copy()
+    askew[:, 0], askew[:, 1] = -np.sin(a) * true[:, 1], np.cos(a) * true[:, 1]
+    m = root_metrics(askew, true)
+    assert abs(m["root_drift_pct"] - 100 * 2 * np.sin(a / 2)) < 1e-6      # 1° ≈ 1.75 % of the distance
+    assert m["root_aligned_final_error_m"] < 1e-9
+    # A heading that wanders as the take goes on (an arc turning 6° by the end): aligning
+    # the first 2 m removes only the little turn there, the drift stays.
+    turn = np.radians(6.0) * np.linspace(0.0, 1.0, n)
+    step = np.diff(true[:, 1])
+    arc = np.zeros((n, 3))
+    arc[1:, 0] = np.cumsum(-np.sin(turn[1:]) * step)
+    arc[1:, 1] = np.cumsum(np.cos(turn[1:]) * step)
+    m = root_metrics(arc, true)
+    assert m["root_drift_pct"] > 4.0
+    assert m["root_aligned_final_error_m"] > 0.6 * m["root_final_error_m"]
 
 def test_pressure_metrics_on_a_real_recording(moticon_files, tiny_model_set):
     from training.evaluate import pressure_metrics
