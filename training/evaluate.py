@@ -169,7 +169,8 @@ def pooled(per_clip: list[dict]) -> dict:
     # Drift pooled over distance (Σ final error / Σ distance): standing clips travel ~0 m and
     # would make a frame-weighted mean of per-clip percentages meaningless.
     dist = sum(c["distance_m"] for c in per_clip)
-    for key, err in (("root_drift_pct", "root_final_error_m"), ("root_drift_aligned_pct", "root_aligned_final_error_m")):
+    for key, err in (("root_drift_pct", "root_final_error_m"),
+                     ("root_drift_aligned_pct", "root_aligned_final_error_m")):
         out[key] = float(100.0 * sum(c[err] for c in per_clip) / dist) if dist > 0 else float("nan")
     out["distance_m"] = float(dist)
     out["clips"] = len(per_clip)
