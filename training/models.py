@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from step2motion_addon.core.features import STREAMS
+from step2motion_addon.core.features import FEATURE_DIM, STREAMS
 from step2motion_addon.core.inference import sampler as _sampler
 from step2motion_addon.core.inference.pose import N_JOINTS, POSE_DIM, ROT_DIM, TOKEN_GROUPS
 
@@ -158,7 +158,8 @@ class PoseDenoiser(nn.Module):
     """
 
     def __init__(self, d_model=128, layers=2, heads=4, ffn=256, d_stream=32, stream_hidden=64,
-                 dropout=0.1, diffusion_steps=1000, tokens="frame", local: int = 0):
+                 dropout=0.1, diffusion_steps=1000, tokens="frame", local: int = 0, trunk: int = 0,
+                 trunk_layers: int = 3, trunk_context: int = 9):
         super().__init__()
         if tokens not in ("frame", "groups"):
             raise ValueError(f"tokens must be 'frame' or 'groups', not {tokens!r}")
@@ -184,6 +185,18 @@ class PoseDenoiser(nn.Module):
         self.local = nn.ModuleList([nn.Conv1d(len(STREAMS) * d_stream, d_model, local,
                                               padding=local // 2, padding_mode="replicate")
                                     for _ in range(layers)]) if local else None
+        # ``trunk`` (a hidden width): the MLP baseline's network over each frame's 9-frame
+        # neighbourhood of the raw features, its last hidden layer added to every layer's
+        # frame-aligned path (one projection per layer). Grafted from a trained MLP
+        # (training.train --trunk-from) so the denoiser starts from the regressor's local view.
+        if trunk and not local:
+            raise ValueError("trunk feeds the frame-aligned path: it needs local > 0")
+        self.trunk = (MLPRegressor(FEATURE_DIM, POSE_DIM, hidden=trunk, context=trunk_context, layers=trunk_layers)
+                      if trunk else None)
+        self.trunk_proj = nn.ModuleList([nn.Linear(trunk, d_model) for _ in range(layers)]) if trunk else None
+        widths = torch.tensor([w for _, w in STREAMS])
+        self.register_buffer("stream_of_col", torch.repeat_interleave(torch.arange(len(STREAMS)), widths),
+                             persistent=False)
 
     def encode(self, cond, cond_mask):
         """cond (B, W, 58) normalised, cond_mask (B, S) → memory (B, layers, 2 or 3, S, W, d/S).
@@ -197,8 +210,15 @@ class PoseDenoiser(nn.Module):
         if self.local is not None:
             b, n_s, w, c = s.shape
             frames = s.permute(0, 1, 3, 2).reshape(b, n_s * c, w)          # (B, S·d_stream, W)
+            hidden = None
+            if self.trunk is not None:                   # absent streams read as zeros, as dropped ones
+                x = cond * cond_mask.index_select(1, self.stream_of_col).unsqueeze(1)
+                hidden = self.trunk.features(x)                                    # (B, W, trunk)
             for i, conv in enumerate(self.local):
-                loc = conv(frames).reshape(b, n_s, self.d // n_s, w).transpose(2, 3)   # (B, S, W, dh)
+                loc = conv(frames)                                                 # (B, d, W)
+                if hidden is not None:
+                    loc = loc + self.trunk_proj[i](hidden).transpose(1, 2)
+                loc = loc.reshape(b, n_s, self.d // n_s, w).transpose(2, 3)        # (B, S, W, dh)
                 mem[i] = torch.cat([mem[i], loc.unsqueeze(1)], dim=1)
         return torch.stack(mem, dim=1)
 
@@ -287,6 +307,10 @@ class MLPRegressor(nn.Module):
         self.first = nn.Conv1d(in_dim, hidden, context, padding=context // 2, padding_mode="replicate")
         self.rest = mlp([hidden] * layers + [out_dim])
         self.act = nn.GELU()
+
+    def features(self, x):
+        """(B, W, in) → (B, W, hidden): the last hidden layer (what the output layer reads)."""
+        return self.rest[:-1](self.act(self.first(x.transpose(1, 2)).transpose(1, 2)))
 
     def forward(self, x):
         return self.rest(self.act(self.first(x.transpose(1, 2)).transpose(1, 2)))

@@ -310,30 +310,43 @@ def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool 
     return metrics
 
 
-def graft(src: str | Path, cfg: dict, dst: Path) -> None:
-    """A pose checkpoint without the frame-aligned path, continued with it (``local``).
+def graft(src: str | Path, cfg: dict, dst: Path, trunk_from: str | Path | None = None) -> None:
+    """A pose checkpoint continued with new paths: the frame-aligned one (``local``) and/or the trunk.
 
-    The new convolutions start at zero, so the grafted model is exactly the old
-    one at its step; weights, step, history and random states carry over, the
-    optimiser starts afresh (its state has no slots for the new parameters).
+    The new convolutions and projections start at zero, so the grafted model is
+    exactly the old one at its step; the trunk starts as the MLP baseline of
+    ``trunk_from`` (its averaged weights when present). Weights, step, history and
+    random states carry over, the optimiser starts afresh (its state has no slots
+    for the new parameters).
     """
     state = torch.load(src, weights_only=True, map_location="cpu")
     model = M.build("pose", cfg["models"]["pose"])
     if model.local is None:
         raise SystemExit("--graft needs a config whose pose model has a frame-aligned path (local > 0)")
+    if (model.trunk is None) != (trunk_from is None):
+        raise SystemExit("--trunk-from and a pose config with a trunk go together")
+    new = ("local.", "trunk.", "trunk_proj.")
     missing, unexpected = model.load_state_dict(state["model"], strict=False)
-    if unexpected or not all(k.startswith("local.") for k in missing):
+    if unexpected or not all(k.startswith(new) for k in missing):
         raise SystemExit(f"{src}: not a pose checkpoint of this architecture ({unexpected or missing})")
-    def zeroed(weights):
+    trunk = None
+    if trunk_from is not None:
+        mlp_state = torch.load(trunk_from, weights_only=True, map_location="cpu")
+        trunk = mlp_state.get("ema") or mlp_state["model"]
+
+    def grown(weights):
         model.load_state_dict(weights, strict=False)
         with torch.no_grad():
-            for conv in model.local:
-                conv.weight.zero_()
-                conv.bias.zero_()
+            for layer in [*(model.local if not any(k.startswith("local.") for k in weights) else []),
+                          *(model.trunk_proj or [])]:
+                layer.weight.zero_()
+                layer.bias.zero_()
+            if trunk is not None:
+                model.trunk.load_state_dict(trunk)
         return {k: v.clone() for k, v in model.state_dict().items()}
 
-    extra = {"ema": zeroed(state["ema"])} if "ema" in state else {}   # the average grows the path too
-    weights = zeroed(state["model"])
+    extra = {"ema": grown(state["ema"])} if "ema" in state else {}   # the average grows the paths too
+    weights = grown(state["model"])
     opt = torch.optim.Adam(model.parameters(), lr=cfg["train"]["lr"])
     torch.save(dict(state, model=weights, opt=opt.state_dict(), **extra), dst)
 
@@ -362,10 +375,18 @@ def main(argv=None) -> int:
     ap.add_argument("--graft", metavar="CKPT",
                     help="pose model: continue a checkpoint trained without the frame-aligned path, the "
                          "path added at zero (implies --resume)")
+    ap.add_argument("--trunk-from", metavar="CKPT",
+                    help="with --graft: an MLP baseline checkpoint whose network becomes the pose model's trunk "
+                         "(a config with models.pose.trunk)")
+    ap.add_argument("--lr", type=float, help="override train.lr (e.g. a gentler rate to continue a checkpoint)")
     args = ap.parse_args(argv)
     if args.graft and args.model != "pose":
         ap.error("--graft continues a pose checkpoint: use it with --model pose")
     cfg = load_config(args.config)
+    if args.trunk_from and not args.graft:
+        ap.error("--trunk-from grafts a trunk onto a pose checkpoint: use it with --graft")
+    if args.lr:
+        cfg["train"]["lr"] = args.lr
     if args.ablate:
         if args.model != "pose":
             ap.error("--ablate trains the pose model without some streams: use it with --model pose")
@@ -385,7 +406,7 @@ def main(argv=None) -> int:
         (out / "offsets.json").write_text(json.dumps(data.mean_offsets(tr_clips).round(6).tolist()))
         (out / "features.json").write_text(json.dumps({"ahrs_backend": data.ahrs_backend()}))
     if args.graft:
-        graft(args.graft, cfg, out / f"ckpt_{args.model}.pt")
+        graft(args.graft, cfg, out / f"ckpt_{args.model}.pt", args.trunk_from)
     train(args.model, cfg, out, tr_clips, va_clips, resume=args.resume or bool(args.graft),
           max_steps=args.steps, device=args.device, cooldown=args.cooldown)
     return 0

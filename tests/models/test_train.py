@@ -124,3 +124,41 @@ def test_a_retrained_ablation_never_sees_the_streams_it_drops(tmp_path, tiny_cfg
 def test_ablate_is_refused_for_models_that_are_not_the_pose_model(tmp_path):
     with pytest.raises(SystemExit):
         train.main(["--model", "mlp", "--synthetic", "2", "--out", str(tmp_path), "--ablate", "imu"])
+
+
+def test_trunk_graft_starts_as_the_model_it_continues_and_reads_only_measured_streams(tmp_path, tiny_cfg):
+    """``--graft POSE --trunk-from MLP``: the MLP baseline's network feeds the frame-aligned path."""
+    import copy
+    from training import export, models
+    clips = train.synthetic_clips(3, seed=0)
+    train.train("pose", tiny_cfg, tmp_path / "pose", clips, clips[:1], max_steps=3, log=lambda s: None)
+    train.train("mlp", tiny_cfg, tmp_path / "mlp", clips, clips[:1], max_steps=3, log=lambda s: None)
+    cfg = copy.deepcopy(tiny_cfg)
+    cfg["models"]["pose"].update(trunk=32, trunk_layers=2)
+    train.graft(tmp_path / "pose" / "ckpt_pose.pt", cfg, tmp_path / "grafted.pt", tmp_path / "mlp" / "ckpt_mlp.pt")
+    old, new = (torch.load(p, weights_only=True) for p in (tmp_path / "pose" / "ckpt_pose.pt", tmp_path / "grafted.pt"))
+    mlp = torch.load(tmp_path / "mlp" / "ckpt_mlp.pt", weights_only=True)
+    a, b = models.build("pose", tiny_cfg["models"]["pose"]), models.build("pose", cfg["models"]["pose"])
+    a.load_state_dict(old["ema"])
+    b.load_state_dict(new["ema"])
+    a.eval(), b.eval()
+    for k, v in mlp["ema"].items():                       # the trunk is the trained MLP, average included
+        assert torch.equal(b.trunk.state_dict()[k], v), k
+    g = torch.Generator().manual_seed(0)
+    x, cond = torch.randn(2, 30, a.outp[0].out_features, generator=g), torch.randn(2, 30, 58, generator=g)
+    t, mask = torch.tensor([999.0, 3.0]), torch.ones(2, 8)
+    with torch.no_grad():
+        assert torch.equal(a(x, t, cond, mask), b(x, t, cond, mask))       # the projections add exactly zero
+        for p in b.trunk_proj:
+            torch.nn.init.normal_(p.weight)
+        # A stream marked absent reaches the trunk as zeros, whatever its columns hold.
+        mask[:, 2] = 0.0
+        noisy = cond.clone()
+        noisy[..., 16:26] = 1e3                            # left_imu columns
+        assert torch.equal(b(x, t, cond, mask), b(x, t, noisy, mask))
+        assert not torch.equal(b(x, t, cond, torch.ones(2, 8)), b(x, t, noisy, torch.ones(2, 8)))
+    for part in ("pose_cond", "pose"):                    # the runtime's memory layout is unchanged
+        export.export_onnx(part, b, tmp_path / f"{part}.onnx", 30)
+        assert export.parity(part, b, tmp_path / f"{part}.onnx", 30) <= 1e-4
+    with pytest.raises(SystemExit, match="trunk"):
+        train.graft(tmp_path / "pose" / "ckpt_pose.pt", tiny_cfg, tmp_path / "x.pt", tmp_path / "mlp" / "ckpt_mlp.pt")
