@@ -194,9 +194,10 @@ class PoseDenoiser(nn.Module):
         self.trunk = (MLPRegressor(FEATURE_DIM, POSE_DIM, hidden=trunk, context=trunk_context, layers=trunk_layers)
                       if trunk else None)
         self.trunk_proj = nn.ModuleList([nn.Linear(trunk, d_model) for _ in range(layers)]) if trunk else None
-        widths = torch.tensor([w for _, w in STREAMS])
-        self.register_buffer("stream_of_col", torch.repeat_interleave(torch.arange(len(STREAMS)), widths),
-                             persistent=False)
+        if trunk:                                      # feature column → its stream, to mask the raw features
+            widths = torch.tensor([w for _, w in STREAMS])
+            self.register_buffer("stream_of_col", torch.repeat_interleave(torch.arange(len(STREAMS)), widths),
+                                 persistent=False)
 
     def encode(self, cond, cond_mask):
         """cond (B, W, 58) normalised, cond_mask (B, S) → memory (B, layers, 2 or 3, S, W, d/S).

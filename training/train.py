@@ -333,12 +333,14 @@ def graft(src: str | Path, cfg: dict, dst: Path, trunk_from: str | Path | None =
     if trunk_from is not None:
         mlp_state = torch.load(trunk_from, weights_only=True, map_location="cpu")
         trunk = mlp_state.get("ema") or mlp_state["model"]
+    # The layers the source lacks start at zero; the trunk's are the MLP's.
+    fresh = [m for name, m in model.named_modules()
+             if f"{name}.weight" in missing and not name.startswith("trunk.")]
 
     def grown(weights):
         model.load_state_dict(weights, strict=False)
         with torch.no_grad():
-            for layer in [*(model.local if not any(k.startswith("local.") for k in weights) else []),
-                          *(model.trunk_proj or [])]:
+            for layer in fresh:
                 layer.weight.zero_()
                 layer.bias.zero_()
             if trunk is not None:
@@ -352,7 +354,18 @@ def graft(src: str | Path, cfg: dict, dst: Path, trunk_from: str | Path | None =
 
 
 def load_config(path) -> dict:
-    return json.loads(Path(path).read_text())
+    """A training config; one with ``"base": FILE`` (beside it) is that file with its own keys merged in."""
+    path = Path(path)
+    cfg = json.loads(path.read_text())
+    base = cfg.pop("base", None)
+    return _merged(load_config(path.parent / base), cfg) if base else cfg
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def main(argv=None) -> int:
@@ -373,8 +386,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cooldown", type=int, metavar="N",
                     help="override train.cooldown_steps: cosine learning-rate decay to zero over the last N steps")
     ap.add_argument("--graft", metavar="CKPT",
-                    help="pose model: continue a checkpoint trained without the frame-aligned path, the "
-                         "path added at zero (implies --resume)")
+                    help="pose model: continue a checkpoint trained without the frame-aligned path (or the "
+                         "trunk), the new layers added at zero (implies --resume)")
     ap.add_argument("--trunk-from", metavar="CKPT",
                     help="with --graft: an MLP baseline checkpoint whose network becomes the pose model's trunk "
                          "(a config with models.pose.trunk)")
@@ -385,7 +398,7 @@ def main(argv=None) -> int:
     cfg = load_config(args.config)
     if args.trunk_from and not args.graft:
         ap.error("--trunk-from grafts a trunk onto a pose checkpoint: use it with --graft")
-    if args.lr:
+    if args.lr is not None:
         cfg["train"]["lr"] = args.lr
     if args.ablate:
         if args.model != "pose":

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,13 @@ def test_export_takes_the_weight_average_the_run_validated(tmp_path, tiny_cfg):
     assert all(torch.equal(v, state["model"][k]) for k, v in model.state_dict().items())
 
 
+def _probe(model):
+    """Fixed denoiser inputs for comparing two models: noisy poses, steps, condition, stream mask."""
+    g = torch.Generator().manual_seed(0)
+    x, cond = torch.randn(2, 30, model.outp[0].out_features, generator=g), torch.randn(2, 30, 58, generator=g)
+    return x, torch.tensor([999.0, 3.0]), cond, torch.ones(2, 8)
+
+
 def test_graft_starts_exactly_where_the_model_without_the_path_stopped(tmp_path, tiny_cfg):
     import copy
     from training import models
@@ -81,9 +89,7 @@ def test_graft_starts_exactly_where_the_model_without_the_path_stopped(tmp_path,
     a.load_state_dict(old["model"])
     b.load_state_dict(new["model"])
     a.eval(), b.eval()
-    g = torch.Generator().manual_seed(0)
-    x, cond = torch.randn(2, 30, a.outp[0].out_features, generator=g), torch.randn(2, 30, 58, generator=g)
-    t, mask = torch.tensor([999.0, 3.0]), torch.ones(2, 8)
+    x, t, cond, mask = _probe(a)
     with torch.no_grad():
         assert torch.equal(a(x, t, cond, mask), b(x, t, cond, mask))        # the path adds exactly zero
     # Training then continues from there, the new convolutions learning.
@@ -144,9 +150,7 @@ def test_trunk_graft_starts_as_the_model_it_continues_and_reads_only_measured_st
     a.eval(), b.eval()
     for k, v in mlp["ema"].items():                       # the trunk is the trained MLP, average included
         assert torch.equal(b.trunk.state_dict()[k], v), k
-    g = torch.Generator().manual_seed(0)
-    x, cond = torch.randn(2, 30, a.outp[0].out_features, generator=g), torch.randn(2, 30, 58, generator=g)
-    t, mask = torch.tensor([999.0, 3.0]), torch.ones(2, 8)
+    x, t, cond, mask = _probe(a)
     with torch.no_grad():
         assert torch.equal(a(x, t, cond, mask), b(x, t, cond, mask))       # the projections add exactly zero
         for p in b.trunk_proj:
@@ -162,3 +166,14 @@ def test_trunk_graft_starts_as_the_model_it_continues_and_reads_only_measured_st
         assert export.parity(part, b, tmp_path / f"{part}.onnx", 30) <= 1e-4
     with pytest.raises(SystemExit, match="trunk"):
         train.graft(tmp_path / "pose" / "ckpt_pose.pt", tiny_cfg, tmp_path / "x.pt", tmp_path / "mlp" / "ckpt_mlp.pt")
+
+
+def test_a_config_names_its_base_and_overrides_only_its_own_keys(tmp_path):
+    shipped = train.load_config(Path(train.__file__).parent / "config" / "cpu_trunk.json")
+    default = train.load_config(Path(train.__file__).parent / "config" / "cpu_default.json")
+    assert shipped["models"]["pose"] == dict(default["models"]["pose"], trunk=512)
+    assert {k: v for k, v in shipped.items() if k not in ("_comment", "models")} == \
+        {k: v for k, v in default.items() if k not in ("_comment", "models")}
+    (tmp_path / "b.json").write_text(json.dumps({"base": "cpu.json", "train": {"lr": 0.5}}))
+    (tmp_path / "cpu.json").write_text(json.dumps({"seed": 1, "train": {"lr": 1.0, "batch": 4}}))
+    assert train.load_config(tmp_path / "b.json") == {"seed": 1, "train": {"lr": 0.5, "batch": 4}}
