@@ -149,9 +149,12 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    ap.add_argument("--config", default=str(ROOT / "training" / "config" / "cpu_default.json"),
+                    help="training config whose pose model is 'ours' (e.g. cpu_trunk.json: the shipped v7)")
     args = ap.parse_args([] if argv is None else argv)     # python -m bench models: defaults
     rounds = 3 if args.quick else 10
-    cfg = json.loads((ROOT / "training" / "config" / "cpu_default.json").read_text())
+    from training.train import load_config
+    cfg = load_config(args.config)
     rate, window = cfg["rate"], cfg["window"]
     calls, hop, off_hop = cfg["diffusion"]["calls"], cfg["hop"], cfg.get("offline_hop", cfg["hop"])
     ours = dict(cfg["models"]["pose"], dropout=0.0)
@@ -218,7 +221,8 @@ def main(argv=None) -> dict:
     for r in rows:
         print("  " + " ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
               + ("  " + r[-1] if r[-1] else ""))
-    print(f"\nEnd to end, default config, {e2e['duration_s']:.0f} s synthetic walk, .s2m file → Reconstruction "
+    print(f"\nEnd to end, {Path(args.config).name}, {e2e['duration_s']:.0f} s synthetic walk, "
+          f".s2m file → Reconstruction "
           f"({e2e['windows']} windows, {e2e['denoiser_calls']} denoiser calls):")
     for k in ("load", "features", "pose", "root", "total"):
         print(f"  {k:<10s} {e2e[k]:7.3f} s")

@@ -119,7 +119,7 @@ def drop_streams(features, which: str):
 def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose",
                   drop: str | None = None, heading_source: str | None = None,
                   translation: str | None = None, samples: int = 1, guidance: float | None = None,
-                  skip: int = 0) -> dict:
+                  skip: int = 0, temperature: float | None = None) -> dict:
     """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root.
 
     ``skip``: frames at the start left out of the pose metrics (a still start added for
@@ -129,12 +129,15 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     from step2motion_addon.core.inference import reconstruct
     from step2motion_addon.core.inference.reconstruct import mean_reconstruction
     from step2motion_addon.core.inference.pose import contacts_from_motion, heading
+    from step2motion_addon.core.recon_run import sampling_temperature
+    temperature = sampling_temperature(models, samples, temperature)
     source = take
     if drop:
         source = drop_streams(extract_features(take, rate=models.rate), drop)
     # ``samples`` > 1: the mean of that many hypotheses (seeds seed, seed + 1, …), as the add-on bakes it.
     recs = [reconstruct(source, models, seed=seed + k, calls=calls, pose_model=pose_model, guidance=guidance,
-                        estimate_pressure=drop is None, heading=heading_source, translation=translation)
+                        estimate_pressure=drop is None, heading=heading_source, translation=translation,
+                        temperature=temperature)
             for k in range(max(1, samples) if pose_model == "pose" else 1)]
     r = mean_reconstruction(recs)
     m = motion.resampled(r.rate)
@@ -305,6 +308,7 @@ def main(argv=None) -> int:
 
     from step2motion_addon.core.inference import ModelSet
     from step2motion_addon.core.inference.odometry import TRANSLATION_SOURCES
+    from step2motion_addon.core.recon_run import sampling_temperature
 
     ap = argparse.ArgumentParser(description="Evaluate a model set through the add-on's runtime.")
     ap.add_argument("--models", help="model set folder (default: the shipped models/step2motion-best)")
@@ -320,6 +324,8 @@ def main(argv=None) -> int:
     ap.add_argument("--guidance", type=float,
                     help="classifier-free guidance strength (default: the model set's; 1 = no guidance)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--temperature", type=float,
+                    help="sampler noise temperature (default: the model set's; 0 = deterministic)")
     ap.add_argument("--pose-model", default="pose", choices=("pose", "mlp", "transformer"),
                     help="the diffusion model or a baseline regressor of the same model set")
     ap.add_argument("--drop", choices=("pressure", "imu"), help="ablation: these sensor streams absent")
@@ -352,7 +358,7 @@ def main(argv=None) -> int:
         clips = data.iter_clips(args.data, args.split, args.limit)
     per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model, args.drop,
                                    args.heading, args.translation, args.samples, args.guidance,
-                                   e.get("still_frames", 0)),
+                                   e.get("still_frames", 0), args.temperature),
                      clip=e["clip"], category=e.get("category", "all"))
                 for take, motion, e in clips]
     if not per_clip:
@@ -365,6 +371,8 @@ def main(argv=None) -> int:
                calls=(args.calls or len(models.meta["sampler"]["timesteps"])) if args.pose_model == "pose" else 0,
                samples=args.samples if args.pose_model == "pose" else 1,
                guidance=(args.guidance if args.guidance is not None else models.meta["sampler"].get("guidance", 1.0))
+               if args.pose_model == "pose" else None,
+               temperature=sampling_temperature(models, args.samples, args.temperature)
                if args.pose_model == "pose" else None)
     _print(res)
     if args.out:

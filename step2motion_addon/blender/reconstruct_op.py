@@ -115,9 +115,13 @@ class STEP2MOTION_ReconSettings(bpy.types.PropertyGroup):
                                     description="Gaussian smoothing in frames; contacts are kept")
     models_dir: bpy.props.StringProperty(name="Models", subtype="DIR_PATH",
                                          description="Folder with a trained model set (empty: search the defaults)")
-    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0,
+                                description="Random seed of the first sample. With 1 sample the shipped "
+                                            "model set gives one deterministic estimate: every seed bakes "
+                                            "the same motion")
     samples: bpy.props.IntProperty(name="Samples", default=1, min=1, max=16,
-                                   description="Hypotheses to sample (seeds Seed, Seed+1, ...); their mean "
+                                   description="Hypotheses to sample from the full noise (seeds Seed, Seed+1, "
+                                               "...); their mean "
                                                "(or the first) is baked, their spread is keyed per bone as "
                                                "s2m_spread and colours the default character")
     average_samples: bpy.props.BoolProperty(
@@ -258,7 +262,7 @@ def release_models() -> None:
 
 
 def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int = 1, progress=None,
-                     average: bool = True):
+                     average: bool = True, temperature: float | None = None):
     """Run the models on a take: (RunResult, model set folder, model set info). TakeError if none exists.
 
     After a long take (over ``bake.SAMPLES_ABOVE_S``) the cached model sessions are released:
@@ -268,7 +272,8 @@ def reconstruct_take(take, models_dir: str | None, seed: int = 0, samples: int =
     """
     from ..core.recon_run import run_reconstruction
     models, path = load_models(models_dir)
-    result = run_reconstruction(take, models, seed=seed, samples=samples, progress=progress, average=average)
+    result = run_reconstruction(take, models, seed=seed, samples=samples, progress=progress, average=average,
+                                temperature=temperature)
     info = model_set_info(path, models)
     rec = result.baked
     if rec.frames > bake.SAMPLES_ABOVE_S * rec.rate:
@@ -298,6 +303,7 @@ def bake_reconstruction(context, take, result, arm, name: str, take_root_ob=None
     action = res.action
     action["s2m_hypotheses"] = len(result.recs)
     action["s2m_seed"] = int(rec.info.get("seed", 0))
+    action["s2m_temperature"] = float(rec.info.get("temperature", 1.0))
     action["s2m_baked"] = "mean" if result.mean is not None else "first"
     action["s2m_pressure_estimated"] = ",".join(result.estimated_sides)
     if len(result.recs) > 1:

@@ -26,6 +26,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--first-sample", action="store_true",
                         help="with --samples N, bake the first hypothesis (--seed) instead of the mean")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the first sample (default 0)")
+    parser.add_argument("--temperature", type=float,
+                        help="sampler noise, 0..2: 0 = one deterministic estimate (the seed does not matter), "
+                             "1 = a sample of the trained distribution (default: the model set's; with "
+                             "--samples N > 1 and a set at 0, 1)")
     parser.add_argument("--models", help="folder with a trained model set (default: search models/ folders)")
     parser.add_argument("--height", type=float, default=1.75, help="default character height in m (default 1.75)")
     parser.add_argument("--fps", type=float, default=30.0, help="scene frame rate (default 30)")
@@ -66,7 +70,8 @@ def run(args) -> int:
         try:
             result, model_dir, info = reconstruct_op.reconstruct_take(take, args.models, args.seed,
                                                                       max(1, args.samples),
-                                                                      average=not args.first_sample)
+                                                                      average=not args.first_sample,
+                                                                      temperature=args.temperature)
         except Exception as exc:          # noqa: BLE001 - shown as one line, never a traceback
             from ..core.errors import TakeError
             if not isinstance(exc, (TakeError, OSError, ValueError)):

@@ -179,12 +179,24 @@ def _masked(feats, dead: list):
     return dataclasses.replace(feats, stream_mask=mask, values=values)
 
 
+def sampling_temperature(models, samples: int, temperature: float | None = None) -> float:
+    """The sampler temperature for ``samples`` hypotheses: ``temperature``, else the model set's,
+    raised to 1 for several hypotheses when the set's is 0 (identical hypotheses show no spread)."""
+    if temperature is not None:
+        return float(temperature)
+    temp = float(models.meta["sampler"].get("temperature", 1.0))
+    return 1.0 if samples > 1 and temp == 0.0 else temp
+
+
 def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=None, cancel=None,
-                       average: bool = True) -> RunResult:
+                       average: bool = True, temperature: float | None = None) -> RunResult:
     """Check the take, run ``samples`` hypotheses with ``models`` (a ModelSet), measure their spread.
 
     ``average``: with several hypotheses, bake their mean (smoother and closer to the truth,
     see :func:`core.inference.reconstruct.mean_reconstruction`) instead of the first.
+    ``temperature`` of the sampler's noise (see ``sampler.sample_take``): default the model
+    set's for one hypothesis; several are drawn at 1 when the set's is 0 (deterministic),
+    since identical hypotheses would have no spread to show.
     """
     from .ahrs import has_imufusion
     from .features import extract_features
@@ -192,6 +204,7 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
     from .inference.reconstruct import mean_reconstruction
 
     samples = max(1, int(samples))
+    temp = sampling_temperature(models, samples, temperature)
     t0 = time.perf_counter()
     chk = check_take(take, models.window / models.rate)
     # The model's own orientation filter when available (as reconstruct() chooses it).
@@ -204,10 +217,13 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
         def prog(done, total, k=k):
             if progress is not None:
                 progress((k + done / max(total, 1)) / samples)
-        recs.append(reconstruct(feats, models, seed=seed + k, progress=prog, cancel=cancel))
+        recs.append(reconstruct(feats, models, seed=seed + k, progress=prog, cancel=cancel, temperature=temp))
     t_inf = time.perf_counter()
     spread = hypothesis_spread(recs)
     warnings = list(chk.warnings)
+    if samples > 1 and temp == 0.0:
+        warnings.append(f"{samples} samples at temperature 0 are identical: raise the temperature to see "
+                        "their spread")
     for w in recs[0].info.get("warnings", []):
         if w not in warnings:
             warnings.append(w)

@@ -42,6 +42,31 @@ def test_seeded_determinism(models, take):
     assert not np.allclose(a.rotations, c.rotations)
 
 
+def test_temperature_scales_the_starting_noise(models, take):
+    # 1 is the default sampler; 0 starts every window from the noise's mean: one estimate
+    # whatever the seed; in between, a sample nearer that estimate than the full one.
+    full = reconstruct(take, models, seed=7, temperature=1.0)
+    assert np.array_equal(full.rotations, reconstruct(take, models, seed=7).rotations)
+    zero = [reconstruct(take, models, seed=s, temperature=0.0) for s in (7, 8)]
+    assert np.array_equal(zero[0].rotations, zero[1].rotations) and zero[0].info["temperature"] == 0.0
+    half = reconstruct(take, models, seed=7, temperature=0.5)
+    gap = [np.abs(r.rotations - zero[0].rotations).mean() for r in (half, full)]
+    assert 0 < gap[0] < gap[1]
+    with pytest.raises(ValueError, match="temperature"):
+        reconstruct(take, models, temperature=-0.5)
+
+
+def test_hypotheses_get_noise_even_from_a_deterministic_set(models):
+    from step2motion_addon.core.recon_run import sampling_temperature
+    import copy
+    det = copy.copy(models)
+    det.meta = dict(models.meta, sampler=dict(models.meta["sampler"], temperature=0.0))
+    assert sampling_temperature(det, 1) == 0.0          # one estimate: the set's deterministic one
+    assert sampling_temperature(det, 4) == 1.0          # several: drawn, or they would be identical
+    assert sampling_temperature(det, 4, 0.3) == 0.3     # asked for explicitly
+    assert sampling_temperature(models, 1) == 1.0       # a set naming none samples at 1
+
+
 def test_stitching_is_continuous_at_window_seams():
     # Windows that disagree by a constant offset are cross-faded: no jump larger
     # than offset / (overlap + 1) anywhere, and exact where they agree.

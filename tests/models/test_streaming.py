@@ -43,6 +43,19 @@ def test_same_features_give_exactly_the_offline_sequential_result(models, take):
     np.testing.assert_allclose(np.stack([p.contact for p in rec.poses]), off.contact, atol=1e-5)
 
 
+def test_streaming_honours_the_temperature_like_the_offline_sampler(models, take):
+    feats = extract_features(take, rate=models.rate, ahrs_backend=models.meta["features"]["ahrs_backend"])
+    off = reconstruct(feats, models, seed=5, mode="sequential", temperature=0.0)
+    rec = StreamingReconstructor(models, seed=9, keep_poses=10000, temperature=0.0)   # seed moot at 0
+    for i in range(0, feats.frames, 10):
+        rec.push_features(feats.values[i:i + 10], feats.stream_mask)
+        while rec.step() is not None:
+            pass
+    rec.step(final=True)
+    rots = np.stack([p.rotations for p in rec.poses])
+    assert _angle_deg(rots[:, 1:], off.rotations[:, 1:]).max() < 1e-3
+
+
 def test_incremental_features_equal_the_offline_ones(models, take):
     rec, _ = replay_take(take, models, chunk_s=0.03, body_mass_kg=take.meta.body_mass_kg or 70.0)
     first, got = rec.features()

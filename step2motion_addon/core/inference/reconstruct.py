@@ -67,7 +67,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                 mode: str = "batched", max_batch: int = 32, progress=None, cancel=None,
                 calls: int | None = None, pose_model: str = "pose",
                 estimate_pressure: bool = True, heading: str | None = None,
-                translation: str | None = None) -> Reconstruction:
+                translation: str | None = None, temperature: float | None = None) -> Reconstruction:
     """Reconstruct the wearer's motion from a take (or its precomputed :class:`Features`).
 
     ``progress(done, total)`` is called after every denoiser step; ``cancel`` is a
@@ -81,7 +81,9 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     turn rate), ``"feet"`` (the insoles' own headings) or ``"fused"``; default: the
     model set's ``root_heading`` (see :mod:`.heading`). ``translation``: the root model's
     steps alone (``"model"``) or averaged with the planted feet's (``"fused"``, see
-    :mod:`.odometry`); default: the model set's ``root_translation``.
+    :mod:`.odometry`); default: the model set's ``root_translation``. ``temperature``: of the
+    sampler's starting noise (see :func:`~.sampler.sample_take`); default: the model set's
+    ``sampler.temperature`` (1 when it names none).
     """
     t0 = time.perf_counter()
     trained = models.meta["features"].get("ahrs_backend")
@@ -116,13 +118,14 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
         ab = cosine_alphas_cumprod(sampler["train_steps"])
         sampler["alphas_cumprod"] = [float(ab[t]) for t in sampler["timesteps"]]
     g = sampler.get("guidance", 1.0) if guidance is None else guidance
+    temp = float(sampler.get("temperature", 1.0) if temperature is None else temperature)
     if pose_model == "pose":
         pose_n, sinfo = sample_take(lambda x, t, mem: models.run("pose", x_t=x, t=t, memory=mem),
                                     lambda c, m: models.run("pose_cond", cond=c, cond_mask=m),
                                     cond, mask, models.window, models.hop, sampler["timesteps"],
                                     sampler["alphas_cumprod"], models.pose_norm.mean.shape[0], seed=seed,
                                     guidance=g, mode=mode, max_batch=max_batch, progress=progress,
-                                    cancel=cancel, offline_hop=models.offline_hop)
+                                    cancel=cancel, offline_hop=models.offline_hop, temperature=temp)
     elif models.has(pose_model) and pose_model in ("mlp", "transformer"):
         pose_n = regress_take(lambda x: models.run(pose_model, cond=x), cond, models.window, models.offline_hop)
         sinfo = {"windows": len(window_starts(feats.frames, models.window, models.offline_hop)),
@@ -181,8 +184,8 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
         warnings.append(f"the {' and '.join(unsteady)} insole never stood still for 0.3 s: its gyro offset "
                         "is estimated while walking, so the path may slowly turn (about 0.5–1° per second, "
                         "more on some takes); start takes standing still for a second")
-    info = dict(sinfo, warnings=warnings, seed=seed, guidance=g, mode=mode, estimated_streams=estimated,
-                pose_model=pose_model, heading_source=heading or "none",
+    info = dict(sinfo, warnings=warnings, seed=seed, guidance=g, temperature=temp, mode=mode,
+                estimated_streams=estimated, pose_model=pose_model, heading_source=heading or "none",
                 translation_source=translation,
                 body_mass_kg=feats.body_mass_kg, body_mass_source=feats.body_mass_source,
                 ahrs_backend=feats.ahrs_backend,

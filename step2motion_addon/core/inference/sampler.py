@@ -201,7 +201,8 @@ class _Stitcher:
 def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int, hop: int, timesteps, alphas,
                 pose_dim: int, seed: int = 0, guidance: float = 1.0, mode: str = "batched",
                 max_batch: int = 32, progress=None, cancel=None,
-                offline_hop: int | None = None, noise_block: int = 8192) -> tuple[np.ndarray, dict]:
+                offline_hop: int | None = None, noise_block: int = 8192,
+                temperature: float = 1.0) -> tuple[np.ndarray, dict]:
     """Normalised poses (frames, pose_dim) float32 for a normalised condition sequence (frames, F).
 
     ``encode(cond, cond_mask) -> memory`` runs once per window (the sensor
@@ -210,8 +211,12 @@ def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int
     ``offline_hop`` (default ``hop``), streaming windows by ``hop``.
     Memory stays bounded on hour-long takes: the noise is drawn ``noise_block`` rows at a
     time (same numbers for a seed whatever the block), windows are gathered per batch and
-    stitched as they come.
+    stitched as they come. ``temperature`` scales the starting noise: 1 draws a sample of
+    the trained distribution, 0 starts every window from the noise field's mean (one
+    deterministic estimate, the seed no longer matters), between them less varied samples.
     """
+    if not 0.0 <= temperature <= 2.0:
+        raise ValueError(f"temperature must be 0..2, not {temperature}")
     frames = cond.shape[0]
     step = hop if mode == "sequential" or offline_hop is None else offline_hop
     starts = window_starts(frames, window, step)
@@ -229,7 +234,7 @@ def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int
         null = encode(cw, np.zeros((n, mask.shape[-1]), np.float32)) if guidance != 1.0 else None
         rows = noise.take(first, last + window)
         nw = gather_windows(rows, [s - first for s in starts[sl]], window)
-        return mem, null, nw
+        return mem, null, nw if temperature == 1.0 else (nw * np.float32(temperature))
 
     if mode == "batched":
         chunks = [slice(s, min(s + max_batch, len(starts))) for s in range(0, len(starts), max_batch)]

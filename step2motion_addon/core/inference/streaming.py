@@ -285,13 +285,14 @@ class StreamingReconstructor:
     ``hop`` is the model's, else ``hop``: the first poses come after ``hop`` frames,
     padded like a short take). ``time_scale`` multiplies the input times (a replay
     at 2× speed: 2). ``body_mass_kg``: from a calibration; else estimated from the
-    forces received so far (70 kg until both feet have sent 2 s).
+    forces received so far (70 kg until both feet have sent 2 s). ``temperature``: of the
+    sampler's starting noise, default the model set's (see ``sampler.sample_take``).
     """
 
     def __init__(self, models: ModelSet, hop: int | None = None, first_window: int | None = None,
                  seed: int = 0, guidance: float | None = None, body_mass_kg: float | None = None,
                  insole_size: int = 5, time_scale: float = 1.0, max_windows: int = 1,
-                 keep_poses: int = 300):
+                 keep_poses: int = 300, temperature: float | None = None):
         self.models = models
         self.window = models.window
         self.hop = int(hop or models.hop)
@@ -304,6 +305,7 @@ class StreamingReconstructor:
         sampler = models.meta["sampler"]
         self.timesteps, self.alphas = sampler["timesteps"], sampler["alphas_cumprod"]
         self.guidance = sampler.get("guidance", 1.0) if guidance is None else guidance
+        self.temperature = float(sampler.get("temperature", 1.0) if temperature is None else temperature)
         trained = models.meta["features"].get("ahrs_backend")
         self.backend = trained if trained == "complementary" or (trained == "imufusion" and ahrs.has_imufusion()) \
             else ("imufusion" if ahrs.has_imufusion() else "complementary")
@@ -530,7 +532,7 @@ class StreamingReconstructor:
         cond = m.features_norm.apply(feat)
         mask = self._mask.astype(np.float32).copy()
         cond = self._fill_pressure(cond, mask)
-        noise = self._noise_rows(s, s + w)
+        noise = self._noise_rows(s, s + w) * np.float32(self.temperature)   # as sampler.sample_take
         mem = m.run("pose_cond", cond=cond[None], cond_mask=mask[None])
         null = m.run("pose_cond", cond=cond[None], cond_mask=np.zeros((1, len(mask)), np.float32)) \
             if self.guidance != 1.0 else None
