@@ -126,8 +126,9 @@ class STEP2MOTION_ReconSettings(bpy.types.PropertyGroup):
                                                "s2m_spread and colours the default character")
     average_samples: bpy.props.BoolProperty(
         name="Bake the Mean", default=True,
-        description="With several samples, bake their mean: smoother, closer to the true motion (4 samples: "
-                    "jitter about halved). Off: bake the first sample (Seed)")
+        description="With several samples, bake their mean: closer to the true motion (test clips, 4 samples: "
+                    "6.28 -> 6.09 cm mean joint error), a little less smooth than one sample. Off: bake the "
+                    "first sample (Seed)")
     key_storage: bpy.props.EnumProperty(
         name="Key Storage", default="auto",
         items=(("auto", "Auto", "Keyframes, or samples for takes longer than 10 minutes"),
