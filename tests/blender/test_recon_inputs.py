@@ -158,6 +158,12 @@ def test_several_hypotheses_report_and_key_their_spread(tmp_path):
     assert len(np.unique(colours.reshape(-1, 4)[:, :3].round(3), axis=0)) > 1   # not one flat colour
 
 
+def test_hypotheses_asked_at_temperature_zero_are_flagged_as_identical(tmp_path):
+    code, rep = run_cli(tmp_path, synthetic_walk(duration=5.0, seed=10), "--samples", "2", "--temperature", "0")
+    assert code == 0 and has(rep, "2 samples at temperature 0 are identical")
+    assert max(v["max"] for v in rep["spread_m"].values()) < 1e-6
+
+
 @pytest.fixture
 def registered(empty_scene):
     import step2motion_addon
@@ -183,6 +189,7 @@ def test_operator_with_three_hypotheses_on_an_imu_only_take(registered, tmp_path
     arm = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "character")
     action = arm.animation_data.nla_tracks[-1].strips[0].action
     assert action["s2m_hypotheses"] == 3 and action["s2m_seed"] == 5 and action["s2m_baked"] == "mean"
+    assert action["s2m_temperature"] == 1.0      # hypotheses are drawn, whatever the set's own default
     assert action["s2m_pressure_estimated"] == "left,right"
     assert arm.pose.bones["RightFoot"]["s2m_spread"] >= 0.0
     assert "hypothesis spread" in next(c for c in arm.children if c.get("s2m_role") == "character_body")[
