@@ -54,6 +54,8 @@ def test_streaming_honours_the_temperature_like_the_offline_sampler(models, take
     rec.step(final=True)
     rots = np.stack([p.rotations for p in rec.poses])
     assert _angle_deg(rots[:, 1:], off.rotations[:, 1:]).max() < 1e-3
+    with pytest.raises(ValueError, match="temperature"):
+        StreamingReconstructor(models, temperature=3.0)
 
 
 def test_incremental_features_equal_the_offline_ones(models, take):

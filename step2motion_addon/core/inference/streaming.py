@@ -306,6 +306,8 @@ class StreamingReconstructor:
         self.timesteps, self.alphas = sampler["timesteps"], sampler["alphas_cumprod"]
         self.guidance = sampler.get("guidance", 1.0) if guidance is None else guidance
         self.temperature = float(sampler.get("temperature", 1.0) if temperature is None else temperature)
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError(f"temperature must be 0..2, not {self.temperature}")
         trained = models.meta["features"].get("ahrs_backend")
         self.backend = trained if trained == "complementary" or (trained == "imufusion" and ahrs.has_imufusion()) \
             else ("imufusion" if ahrs.has_imufusion() else "complementary")
