@@ -184,8 +184,7 @@ def sampling_temperature(models, samples: int, temperature: float | None = None)
     raised to 1 for several hypotheses when the set's is 0 (identical hypotheses show no spread)."""
     if temperature is not None:
         return float(temperature)
-    temp = float(models.meta["sampler"].get("temperature", 1.0))
-    return 1.0 if samples > 1 and temp == 0.0 else temp
+    return 1.0 if samples > 1 and models.temperature == 0.0 else models.temperature
 
 
 def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=None, cancel=None,

@@ -60,7 +60,7 @@ def test_hypotheses_get_noise_even_from_a_deterministic_set(models):
     from step2motion_addon.core.recon_run import sampling_temperature
     import copy
     det = copy.copy(models)
-    det.meta = dict(models.meta, sampler=dict(models.meta["sampler"], temperature=0.0))
+    det.temperature = 0.0
     assert sampling_temperature(det, 1) == 0.0          # one estimate: the set's deterministic one
     assert sampling_temperature(det, 4) == 1.0          # several: drawn, or they would be identical
     assert sampling_temperature(det, 4, 0.3) == 0.3     # asked for explicitly
@@ -196,6 +196,17 @@ def test_runtime_uses_the_orientation_filter_the_model_was_trained_with(tiny_mod
 def test_missing_metadata_is_a_clear_error(tmp_path):
     with pytest.raises(TakeError, match="model_set.json"):
         ModelSet(tmp_path)
+
+
+def test_a_model_set_with_an_impossible_temperature_is_a_clear_error(tiny_model_set, tmp_path):
+    import json
+    import shutil
+    shutil.copytree(tiny_model_set[0], tmp_path / "set")
+    meta = json.loads((tmp_path / "set" / "model_set.json").read_text())
+    meta["sampler"]["temperature"] = -1
+    (tmp_path / "set" / "model_set.json").write_text(json.dumps(meta))
+    with pytest.raises(TakeError, match=r"model_set.json: sampler temperature must be 0\.\.2, not -1"):
+        ModelSet(tmp_path / "set")
 
 
 def test_sampling_a_schedule_trained_model_off_its_schedule_warns():

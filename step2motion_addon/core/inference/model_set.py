@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import TakeError
 from ..features import FEATURE_DIM, Normaliser
 from .pose import POSE_DIM, ROOT_DIM
+from .sampler import check_temperature
 
 METADATA_NAME = "model_set.json"
 FORMAT_VERSION = 2   # 2: the pose model is split in pose_cond.onnx + pose.onnx
@@ -45,6 +46,10 @@ class ModelSet:
         self.window = int(self.meta["window"])
         self.hop = int(self.meta["hop"])                       # streaming (inpainted continuation)
         self.offline_hop = int(self.meta.get("offline_hop", self.hop))   # batched windows, cross-faded
+        try:                                                   # the sampler's default; 1 when none is named
+            self.temperature = check_temperature(self.meta["sampler"].get("temperature", 1.0))
+        except ValueError as exc:
+            raise TakeError(f"sampler {exc}", str(path)) from None
         self.features_norm = Normaliser.from_dict(self.meta["features"]["normaliser"])
         self.pose_norm = Normaliser.from_dict(self.meta["pose"]["normaliser"])
         self.root_norm = Normaliser.from_dict(self.meta["root"]["normaliser"])

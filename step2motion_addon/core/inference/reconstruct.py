@@ -14,7 +14,8 @@ from .heading import heading_changes
 from .model_set import ModelSet
 from .odometry import TRANSLATION_SOURCES, foot_angles, fused_translation, standing, strides_translation
 from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
-from .sampler import cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take, window_starts
+from .sampler import (check_temperature, cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take,
+                      window_starts)
 
 
 @dataclass
@@ -118,7 +119,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
         ab = cosine_alphas_cumprod(sampler["train_steps"])
         sampler["alphas_cumprod"] = [float(ab[t]) for t in sampler["timesteps"]]
     g = sampler.get("guidance", 1.0) if guidance is None else guidance
-    temp = float(sampler.get("temperature", 1.0) if temperature is None else temperature)
+    temp = models.temperature if temperature is None else check_temperature(temperature)
     if pose_model == "pose":
         pose_n, sinfo = sample_take(lambda x, t, mem: models.run("pose", x_t=x, t=t, memory=mem),
                                     lambda c, m: models.run("pose_cond", cond=c, cond_mask=m),

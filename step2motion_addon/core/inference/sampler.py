@@ -198,6 +198,14 @@ class _Stitcher:
             self._first = done
 
 
+def check_temperature(temperature) -> float:
+    """The sampler temperature as a float, or ValueError outside 0..2 (see :func:`sample_take`)."""
+    temperature = float(temperature)
+    if not 0.0 <= temperature <= 2.0:
+        raise ValueError(f"temperature must be 0..2, not {temperature}")
+    return temperature
+
+
 def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int, hop: int, timesteps, alphas,
                 pose_dim: int, seed: int = 0, guidance: float = 1.0, mode: str = "batched",
                 max_batch: int = 32, progress=None, cancel=None,
@@ -215,8 +223,7 @@ def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int
     the trained distribution, 0 starts every window from the noise field's mean (one
     deterministic estimate, the seed no longer matters), between them less varied samples.
     """
-    if not 0.0 <= temperature <= 2.0:
-        raise ValueError(f"temperature must be 0..2, not {temperature}")
+    temperature = np.float32(check_temperature(temperature))
     frames = cond.shape[0]
     step = hop if mode == "sequential" or offline_hop is None else offline_hop
     starts = window_starts(frames, window, step)
@@ -234,7 +241,7 @@ def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int
         null = encode(cw, np.zeros((n, mask.shape[-1]), np.float32)) if guidance != 1.0 else None
         rows = noise.take(first, last + window)
         nw = gather_windows(rows, [s - first for s in starts[sl]], window)
-        return mem, null, nw if temperature == 1.0 else (nw * np.float32(temperature))
+        return mem, null, nw * temperature
 
     if mode == "batched":
         chunks = [slice(s, min(s + max_batch, len(starts))) for s in range(0, len(starts), max_batch)]

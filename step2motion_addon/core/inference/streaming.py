@@ -42,7 +42,7 @@ from ..insole import HEEL_CELLS, TOE_CELLS, cell_areas
 from ..take import SIDES
 from .model_set import ModelSet
 from .pose import CONTACT_COLS, HEIGHT_COL, pose_to_rotations
-from .sampler import ddim_windows
+from .sampler import check_temperature, ddim_windows
 
 # Per-sample columns kept per foot (all linear in the raw values, so box filter and
 # interpolation commute with the later division by body weight).
@@ -305,9 +305,7 @@ class StreamingReconstructor:
         sampler = models.meta["sampler"]
         self.timesteps, self.alphas = sampler["timesteps"], sampler["alphas_cumprod"]
         self.guidance = sampler.get("guidance", 1.0) if guidance is None else guidance
-        self.temperature = float(sampler.get("temperature", 1.0) if temperature is None else temperature)
-        if not 0.0 <= self.temperature <= 2.0:
-            raise ValueError(f"temperature must be 0..2, not {self.temperature}")
+        self.temperature = check_temperature(models.temperature if temperature is None else temperature)
         trained = models.meta["features"].get("ahrs_backend")
         self.backend = trained if trained == "complementary" or (trained == "imufusion" and ahrs.has_imufusion()) \
             else ("imufusion" if ahrs.has_imufusion() else "complementary")
