@@ -75,6 +75,14 @@ def root_metrics(pred_root: np.ndarray, true_root: np.ndarray) -> dict:
             "root_aligned_final_error_m": float(aligned)}
 
 
+def true_path(motion, psi0: float, n: int) -> np.ndarray:
+    """(n, 2) ground path of the clip's root in the take's start frame: from the origin, the hips'
+    first heading ``psi0`` (rad) turned to 0, as the runtime starts every take."""
+    c, s = np.cos(-psi0), np.sin(-psi0)
+    d = motion.root_pos[:n, :2] - motion.root_pos[0, :2]
+    return np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], axis=-1)
+
+
 def heading_free(rotations: np.ndarray, psi: np.ndarray) -> np.ndarray:
     """Remove a per-frame heading (rad about Z) from the root rotation of (T, 22, 4) quaternions."""
     from step2motion_addon.core.inference.pose import yaw_quat
@@ -149,11 +157,8 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     pred = Motion(r.rate, m.offsets, heading_free(r.rotations[:n], r.heading[:n]), zero).fk()
     true = Motion(r.rate, m.offsets, heading_free(true_rot, true_psi), zero).fk()
     out = pose_metrics(pred[skip:], true[skip:], r.rate)
-    # Root: the true path in the take's start frame (start at the origin, initial heading 0).
-    c, s = np.cos(-true_psi[0]), np.sin(-true_psi[0])
-    d = m.root_pos[:n, :2] - m.root_pos[0, :2]
-    true_xy = np.stack([c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1]], axis=-1)
-    out.update(root_metrics(r.root_pos[:n], np.concatenate([true_xy, m.root_pos[:n, 2:]], axis=1)))
+    out.update(root_metrics(r.root_pos[:n], np.concatenate([true_path(m, true_psi[0], n), m.root_pos[:n, 2:]],
+                                                          axis=1)))
     out["jitter_mps3"] = jitter(pred[skip:], r.rate)
     out["true_jitter_mps3"] = jitter(true[skip:], r.rate)
     world = Motion(r.rate, m.offsets, r.rotations[:n], r.root_pos[:n]).fk()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -214,3 +215,39 @@ def test_still_start_protocol_pins_the_gyro_offset(shards, shared_data, tiny_mod
     with pytest.raises(SystemExit, match="needs the source clips"):
         evaluate.main(["--models", str(tiny_model_set[0]), "--data", str(shards), "--split", "val",
                        "--still-start", "1", "--mocap-root", str(tmp_path)])
+
+
+def _colour_pixels(png, hex_colour: str, tol: float = 0.06) -> int:
+    import matplotlib.image as mpimg
+    img = mpimg.imread(str(png))[..., :3]
+    rgb = np.array([int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(img - rgb).max(axis=-1) < tol).sum())
+
+
+def test_model_figures_drawn_from_the_test_split(shards, tiny_model_set, tmp_path):
+    """tools/plot_model_figures.py: bars per category, the median clip's path and its knee, all drawn."""
+    import importlib.util
+    from training import evaluate
+    path = Path(__file__).resolve().parents[2] / "tools" / "plot_model_figures.py"
+    spec = importlib.util.spec_from_file_location("plot_model_figures", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    files = []
+    for kind in ("pose", "mlp"):
+        files.append(tmp_path / f"{kind}.json")
+        assert evaluate.main(["--models", str(tiny_model_set[0]), "--data", str(shards), "--split", "test",
+                              "--calls", "2", "--pose-model", kind, "--json", str(files[-1])]) == 0
+    clip = json.loads(files[0].read_text())["clips"][0]
+    assert tool.median_clips(json.loads(files[0].read_text())) == {clip["category"]: clip["clip"]}
+    out = tmp_path / "img"
+    assert tool.main(["--data", str(shards), "--models", str(tiny_model_set[0]), "--out", str(out),
+                      "--eval", *map(str, files)]) == 0
+    c = tool.COLOURS
+    bars = out / "models_categories.png"
+    assert _colour_pixels(bars, c["pose"]) > 500 and _colour_pixels(bars, c["mlp"]) > 500
+    assert _colour_pixels(bars, c["transformer"]) == 0          # no Transformer file given: no bars for it
+    for name in ("models_paths.png", "models_knee.png"):
+        assert _colour_pixels(out / name, c["truth"]) > 100 and _colour_pixels(out / name, c["pose"]) > 100, name
+    assert _colour_pixels(out / "models_knee.png", c["mlp"]) > 100
+    with pytest.raises(SystemExit, match="pose diffusion"):
+        tool.main(["--data", str(shards), "--out", str(out), "--eval", str(files[1])])
