@@ -13,8 +13,8 @@ Needs the simulated shards (``training.dataset build``, from ``../shared/data``)
 evaluation files of the same models::
 
     python tools/plot_model_figures.py --data shards --models models/step2motion-best \\
-        --eval runs/eval/s13/ship/best_pose.json runs/eval/s13/ship/best_mlp.json \\
-               runs/eval/s13/ship/best_transformer.json
+        --eval runs/eval/s14/ship/best_pose.json runs/eval/s14/ship/best_mlp.json \\
+               runs/eval/s14/ship/best_transformer.json
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def reconstruct_clips(data: str, models_dir: str, names: set, pose_models=("pose
         m = motion.resampled(models.rate)
         n = min(m.frames, *(r.frames for r in recs.values()))
         true_rot = rot.normalize(m.rotations[:n])
-        out[entry["clip"]] = {"true": true_path(m, np.unwrap(heading(true_rot[:, 0]))[0], n),
+        out[entry["clip"]] = {"true": true_path(m, float(heading(true_rot[:1, 0])[0]), n),
                               "true_rot": true_rot, "n": n, **recs}
     missing = names - set(out)
     if missing:
@@ -132,9 +132,9 @@ def plot_paths(clips: dict, by_cat: dict, evaluation: dict, path: Path) -> Path:
 
 def knee_angle(rotations: np.ndarray) -> np.ndarray:
     """(T,) flexion (deg) of the left knee: the angle of its local rotation."""
+    from step2motion_addon.core.motion import rotations as rot
     from step2motion_addon.core.motion.skeleton import JOINT_INDEX
-    w = np.abs(rotations[:, JOINT_INDEX["LeftLeg"], 0])
-    return np.degrees(2 * np.arccos(np.clip(w, 0.0, 1.0)))
+    return np.degrees(np.linalg.norm(rot.log(rotations[:, JOINT_INDEX["LeftLeg"]]), axis=-1))
 
 
 def plot_knee(clip: dict, name: str, rate: float, path: Path, seconds: float = 4.0) -> Path:
