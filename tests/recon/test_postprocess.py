@@ -97,3 +97,31 @@ def test_bad_contact_shape_is_a_clear_error(known_walk):
     m = known_walk()
     with pytest.raises(ValueError, match="contact must be"):
         pp.foot_lock(m, np.zeros((3, 2), bool))
+
+
+def test_unreachable_report_counts_loaded_frames_and_how_far_short(known_walk, walk_contact):
+    m = known_walk(seconds=4.0)
+    c = walk_contact(m)
+    _, rep = pp.postprocess(m, c, toe_height=0.02)
+    assert rep.unreachable == {"left": 0, "right": 0} and not rep.shortfall_m
+    # Hips 40 cm away sideways for 4 frames in the middle of the longest left stance (the
+    # anchor, the median over the stance, stays): beyond the leg's reach even with the
+    # capped hip drop (the lock pins the foot horizontally).
+    a, b = max(pp.contact_segments(c[:, 0]), key=lambda s: s[1] - s[0])
+    assert b - a >= 12
+    frames = np.arange((a + b) // 2 - 2, (a + b) // 2 + 2)
+    root = m.root_pos.copy()
+    root[frames, 0] += 0.40
+    high = Motion(m.fps, m.offsets, m.rotations, root)
+    rep = pp.PostReport()
+    out = pp.foot_lock(high, c, report=rep)
+    assert rep.unreachable["left"] >= len(frames)
+    assert rep.unreachable["left"] <= int(c[:, 0].sum())          # loaded frames only
+    # The shortfall is where the foot really ended up: its ball that far from the pinned spot.
+    toe = J["LeftToeBase"]
+    anchor = np.median(high.fk()[a:b, toe, :2], axis=0)
+    gap = np.linalg.norm(out.fk()[frames, toe, :2] - anchor, axis=-1)
+    assert rep.shortfall_m["left"] > 0.02
+    assert abs(np.median(gap) - rep.shortfall_m["left"]) < 0.01, (gap, rep.shortfall_m)
+    _, rep = pp.postprocess(high, c, ground=False)
+    assert any("left loaded frames" in n and "cm short" in n for n in rep.notes)
