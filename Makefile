@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 OUT ?= out
 
 # Older Blender versions, each in .venv-bpyXY: the 4.2 LTS and 4.5 LTS bpy wheels (CPython 3.11,
-# numpy 1.x). 4.5 is the last release before 5.0's API breaks and the first with only slotted actions.
+# numpy 1.x). 4.5 is the last release before 5.0's API removals, with slotted actions (since 4.4).
 BPY_42 ?= bpy==4.2.23
 BPY_45 ?= bpy==4.5.15
 # Blender tests + core tests, run again against each of them.

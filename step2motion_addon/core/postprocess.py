@@ -270,12 +270,12 @@ def foot_lock(motion, contact: np.ndarray, fade: int = 6, min_len: int = 2,
         # Loaded frames are what a user sees slide; in the fades the lock already lets go
         # (on the demo take more than half of the misses were there).
         loaded = w[idx] >= 1.0
-        rep.unreachable[side] = int((~reached & loaded).sum())
+        miss = ~reached & loaded
+        rep.unreachable[side] = int(miss.sum())
         rep.unreachable_fading[side] = int((~reached & ~loaded).sum())
-        if rep.unreachable[side]:
-            miss = ~reached & loaded
+        if miss.any():
             # Horizontal, as the lock pins: how far the ball of the foot stays from its spot.
-            short = np.linalg.norm(target[idx][miss, :2] - ankle2[miss, :2], axis=-1)
+            short = np.linalg.norm(target[idx[miss], :2] - ankle2[miss, :2], axis=-1)
             rep.shortfall_m[side] = float(np.median(short))
         # Minimal rotations carrying each bone onto its new direction keep the twist.
         d_thigh = rot.between(knee - hip, knee2 - hip)
