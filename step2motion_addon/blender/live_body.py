@@ -55,6 +55,11 @@ class BodyPreview:
         self._inbox: queue.Queue = queue.Queue(maxsize=INBOX_LISTS)
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        # Drains fed and not yet through the reconstructor: the queue alone cannot say, its items
+        # leave it before the worker has pushed them.
+        self._pending = 0
+        self._idle = threading.Condition()
+        self._ended = False
         self._slot = None                  # (seq, LivePose, RetargetResult, newest covered arrival ns)
         self._thread: threading.Thread | None = None
         self.error = ""
@@ -97,15 +102,25 @@ class BodyPreview:
         """Hand this drain's frames to the worker (never blocks; drops the oldest drain if it lags)."""
         if not frames or self._stop.is_set():
             return
+        with self._idle:
+            self._pending += 1
         try:
             self._inbox.put_nowait(list(frames))
         except queue.Full:
             try:
                 old = self._inbox.get_nowait()
                 self.dropped_frames += len(old or ())
+                with self._idle:
+                    self._pending -= 1
             except queue.Empty:
                 pass
             self._inbox.put_nowait(list(frames))
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every drain fed so far is through the model and no window is due (or the worker
+        has ended); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: (self._pending == 0 and not self.rec.due()) or self._ended, timeout)
 
     # -- worker
     def _run(self) -> None:
@@ -121,18 +136,27 @@ class BodyPreview:
                         batch.append(self._inbox.get_nowait())
                     except queue.Empty:
                         break
-                for frames in batch:
-                    if frames is None:
-                        return
-                    self.rec.push_frames(frames)
-                while self.rec.due() and not self._stop.is_set():
-                    before = self.rec.committed
-                    pose = self.rec.step()
-                    if pose is not None:
-                        fresh = min(self.rec.committed - before, len(self.rec.poses))
-                        self._publish(list(self.rec.poses)[-fresh:] if self.smooth else [pose])
+                try:
+                    for frames in batch:
+                        if frames is None:
+                            return
+                        self.rec.push_frames(frames)
+                    while self.rec.due() and not self._stop.is_set():
+                        before = self.rec.committed
+                        pose = self.rec.step()
+                        if pose is not None:
+                            fresh = min(self.rec.committed - before, len(self.rec.poses))
+                            self._publish(list(self.rec.poses)[-fresh:] if self.smooth else [pose])
+                finally:
+                    with self._idle:
+                        self._pending -= sum(f is not None for f in batch)
+                        self._idle.notify_all()
         except Exception as exc:               # shown in the panel; the capture goes on
             self.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        finally:
+            with self._idle:
+                self._ended = True
+                self._idle.notify_all()
 
     def _publish(self, poses: list) -> None:
         t0 = time.perf_counter()

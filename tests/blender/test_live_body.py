@@ -102,10 +102,8 @@ def test_character_follows_a_udp_stream(empty_scene, ctl, model_set):
     while live.drain_into_scene(scene, ctl, 500):
         pass
     # The worker finishes the windows that are due; the main thread then applies the newest pose.
-    deadline = time.monotonic() + 20.0
-    while (body.rec.due() or body._inbox.qsize()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.1)
+    # (Polling the queue is not enough: the worker takes a drain out before it has pushed it.)
+    assert body.wait_idle(60.0), body.stats()
     live.drain_into_scene(scene, ctl, 64)
 
     st = body.stats()
@@ -190,3 +188,27 @@ def test_smooth_playback_shows_every_frame_in_order(empty_scene, ctl, model_set)
     np.testing.assert_allclose(world[:2], body.rest_xy, atol=1e-4)
     ctl.stop()
     assert not _live_threads()
+
+
+def test_wait_idle_covers_a_drain_the_worker_has_taken_but_not_pushed(empty_scene, ctl, model_set):
+    # CI once saw 0 frames after polling the queue: the worker empties the queue before it pushes.
+    from step2motion_addon.devices.replay import ReplaySource
+    demo = load_take(str(DEMO))
+    ctl.start(ReplaySource(demo, rate=4.0), "replay", "replay", scene=empty_scene)
+    body = ctl.follow(bpy.context, models=model_set, hop=25)
+    push, pushed = body.rec.push_frames, []
+
+    def slow_push(frames):
+        time.sleep(0.5)
+        push(frames)
+        pushed.append(len(frames))
+    body.rec.push_frames = slow_push
+    deadline = time.monotonic() + 20.0
+    while not live.drain_into_scene(empty_scene, ctl, 500) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)                                  # the worker has taken the drain and sleeps in push
+    assert body._inbox.qsize() == 0 and not pushed
+    assert body.wait_idle(20.0)
+    assert pushed and not body.rec.due()
+    ctl.stop()
+    assert body._ended and body.wait_idle(0.0)             # an ended worker never keeps a caller waiting
