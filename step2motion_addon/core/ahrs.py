@@ -112,16 +112,25 @@ STANCE_GYRO_DPS = 20.0
 BIAS_BLOCK = 8192          # windows per block in gyro_bias (memory only: ≈ 10 MB per copy)
 
 
-def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, info: dict | None = None) -> np.ndarray:
+def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, info: dict | None = None,
+              tilt_offset: str = "median") -> np.ndarray:
     """Constant gyro offset (deg/s) from the take's still periods (Moticon: up to ≈3 dps).
 
     Still = |a| within 0.03 g of 1 g and the gyro within 5 dps of its running
     median over 0.5 s. Takes that start moving have too little of that (under
     0.3 s); then the foot's mid-stance moments stand in: the planted foot barely
-    turns, so |a| ≈ 1 g and |ω| < 20 dps there read mostly bias (zero-rate
-    update). On 100 simulated test walks this cut the final heading error from
-    5.4° to 3.9° (mean). Zeros when neither gives 0.3 s. ``info["bias_source"]``
-    says which: "still", "stance" or "none" (only "still" pins the heading).
+    turns, so |a| ≈ 1 g and |ω| < 20 dps there read mostly bias (zero-rate update;
+    on 100 simulated test walks the final heading error fell from 5.4° to 3.9°).
+    Zeros when neither gives 0.3 s. ``info["bias_source"]`` says which: "still",
+    "stance" or "none" (only "still" pins the heading).
+
+    ``tilt_offset`` ("median" or "strides") chooses the x/y offset of the mid-stance
+    fallback. The median reads the rocking of a planted foot (heel and forefoot
+    rockers: up to 10 dps, one direction) as offset and tilts the estimate by 20–55°
+    over an 18 s walk with ideal sensors; "strides" (:func:`stride_tilt_bias`) asks
+    that the foot come back to the tilt gravity shows at each mid-stance and lands
+    near the true offset. The shipped models were trained on "median" features, so it
+    stays the default until they are retrained (docs/models.md, session 16).
     """
     def found(source: str, bias: np.ndarray) -> np.ndarray:
         if info is not None:
@@ -145,8 +154,86 @@ def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, info: dict | N
         return found("still", np.median(gyro_dps[still], axis=0))
     stance = (np.abs(an - 1.0) < STANCE_ACC_G) & (np.linalg.norm(gyro_dps, axis=1) < STANCE_GYRO_DPS)
     if stance.sum() >= 0.3 * rate:
-        return found("stance", np.median(gyro_dps[stance], axis=0))
+        median = np.median(gyro_dps[stance], axis=0)
+        if tilt_offset == "median":
+            return found("stance", median)
+        if tilt_offset != "strides":
+            raise ValueError(f"tilt_offset must be 'median' or 'strides', not {tilt_offset!r}")
+        xy = stride_tilt_bias(acc, gyro_dps, rate, stance, float(median[2]))
+        return found("stance", np.array([*(xy if xy is not None else (0.0, 0.0)), median[2]]))
     return found("none", np.zeros(3))
+
+
+STRIDE_MAX_GAP_S = 2.5     # consecutive mid-stances further apart than this are not one stride
+STRIDE_MIN_PAIRS = 3
+
+
+def stride_tilt_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, stance: np.ndarray,
+                     z_dps: float = 0.0) -> np.ndarray | None:
+    """x/y gyro offset (deg/s) from the foot coming back to rest on the floor at every mid-stance.
+
+    Between two mid-stance moments the gyro, integrated, must turn the gravity
+    direction the accelerometer reads at the first into the one it reads at the
+    second. A foot that rocks within stance still returns to the floor, so what
+    the integral misses is the offset (times the stride's duration) plus noise;
+    least squares over all strides (Gauss–Newton on the two axes, then again
+    without the worst-fitting strides). Yaw is free (the wearer may turn), so z
+    is not estimated here; its offset ``z_dps`` is removed first (the insole is
+    not level through a stride, so an uncorrected z offset tilts the integral too).
+    ``stance``: the mid-stance mask of :func:`gyro_bias`.
+    None with fewer than ``STRIDE_MIN_PAIRS`` strides.
+    """
+    edges = np.diff(np.concatenate([[0], stance.astype(np.int8), [0]]))
+    s, e = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    keep = (e - s) >= 3
+    s, e = s[keep], e[keep]
+    if len(s) <= STRIDE_MIN_PAIRS:
+        return None
+    g = np.stack([acc[a:b].mean(axis=0) for a, b in zip(s, e)])
+    g /= np.linalg.norm(g, axis=1, keepdims=True)
+    mids = (s + e) // 2
+    ok = np.diff(mids) <= STRIDE_MAX_GAP_S * rate
+    i0, i1, g0, g1 = mids[:-1][ok], mids[1:][ok], g[:-1][ok], g[1:][ok]
+    if len(i0) < STRIDE_MIN_PAIRS:
+        return None
+    idx = i0[:, None] + np.arange(int((i1 - i0).max()))[None]
+    inside = idx < i1[:, None]
+    seg = np.where(inside[..., None], gyro_dps[np.minimum(idx, len(gyro_dps) - 1)], 0.0)
+
+    def residual(b: np.ndarray) -> np.ndarray:
+        w = np.where(inside[..., None], seg - b, 0.0) * (DEG / rate)          # rotation vector per sample
+        ang = np.linalg.norm(w, axis=-1)
+        k = np.where(ang > 1e-12, np.sin(0.5 * ang) / np.maximum(ang, 1e-12), 0.5)
+        dq = np.concatenate([np.cos(0.5 * ang)[..., None], w * k[..., None]], axis=-1)
+        q = np.zeros((len(i0), 4))
+        q[:, 0] = 1.0
+        for t in range(dq.shape[1]):                 # strides in parallel, samples in order
+            q = _qmul(q, dq[:, t])
+        return _rotate_inv(q, g0) - g1               # gravity carried to the next mid-stance vs measured
+
+    b = np.array([0.0, 0.0, z_dps])
+    use = np.ones(len(i0), dtype=bool)
+    for it in range(3):
+        r0 = residual(b)
+        if it == 2:                                  # a stride on a slope or a stumble: leave it out
+            norm = np.linalg.norm(r0, axis=1)
+            use = norm <= 3.0 * np.median(norm) + 1e-9
+        jac = np.stack([((residual(b + 0.5 * np.eye(3)[k]) - r0) / 0.5)[use].ravel() for k in range(2)], axis=1)
+        b[:2] += np.linalg.lstsq(jac, -r0[use].ravel(), rcond=None)[0]
+    return b[:2]
+
+
+def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product of (..., 4) wxyz quaternions."""
+    aw, ax, ay, az = np.moveaxis(a, -1, 0)
+    bw, bx, by, bz = np.moveaxis(b, -1, 0)
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=-1)
+
+
+def _rotate_inv(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate (..., 3) vectors by the inverse of unit quaternions q: Rᵀ v."""
+    return np.einsum("...ji,...j->...i", quat_to_matrix(q), v)
 
 
 def first_still(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, hold_s: float = 0.05) -> int | None:

@@ -243,16 +243,16 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
 
 
 def _estimated_contact(rec) -> np.ndarray | None:
-    """(T, 2) contact from the load the reconstruction used (force > CONTACT_FORCE_N).
+    """(T, 2) contact from the load the reconstruction used (above ESTIMATED_CONTACT_BW body weights).
 
     For the estimated sides that load is the IMU→pressure model's, already run by
-    ``reconstruct``; bake_contact takes only those sides from here.
+    ``reconstruct``; bake_contact takes only those sides from here. The threshold is in body
+    weights, the load's own unit: a take without force has no measured body mass.
     """
-    from .features import GRAVITY
-    from .postprocess import CONTACT_FORCE_N
+    from .postprocess import ESTIMATED_CONTACT_BW
     if rec.load is None:
         return None
-    return rec.load * rec.info["body_mass_kg"] * GRAVITY > CONTACT_FORCE_N
+    return rec.load > ESTIMATED_CONTACT_BW
 
 
 def bake_contact(take, rec, estimated_sides=(), missing_sides=(), estimated_contact=None) -> np.ndarray:

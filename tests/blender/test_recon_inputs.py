@@ -58,18 +58,18 @@ def test_imu_only_take_gets_estimated_pressure_and_is_flagged(tmp_path, capsys):
     assert root["s2m_pressure_estimated"] == "left,right"
     assert set(rep["contact_percent"]) == {"left", "right"}
     if model_dir() == SHIPPED:
-        # Contacts come from the estimated load: the trained set finds the stances and swings
-        # (measured on this take: first set 96 % of frames agree with the measured contacts;
-        # the session-3 set, better on the real recordings left out (stance F1 0.937), 83.5 %,
-        # and it finds only 58 % of this take's swing frames against 90 %: a known regression,
-        # see docs/model-card.md).
+        # Contacts come from the estimated load (above 8 % of body weight; 40 N at 70 kg until
+        # session 16). Measured on this take: 84.8 % of frames agree with the measured contacts and
+        # 68 % of the swing frames are found (40 N: 83.8 / 63 %). The orientation filter's x/y offset
+        # from the strides (ahrs.gyro_bias tilt_offset="strides", for the next retrain) gives 95.6 / 93 %
+        # with the same weights: the median fallback tilts this take's insoles by 20-40°.
         from step2motion_addon.core import recon_run
         from step2motion_addon.core.inference import ModelSet
         res = recon_run.run_reconstruction(load_take(tmp_path / "take.s2m"), ModelSet(model_dir()))
         c = res.estimated_contact[:len(truth)]
         truth = truth[:len(c)]
-        assert (c == truth).mean() > 0.8
-        assert (~c[~truth]).mean() > 0.5, "swing phases not found in the estimated load"
+        assert (c == truth).mean() > 0.82
+        assert (~c[~truth]).mean() > 0.6, "swing phases not found in the estimated load"
 
 
 def test_dead_cells_of_one_foot_are_estimated_too(tmp_path):
