@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from .motion import rotations as rot
+
 DEG = math.pi / 180.0
 DEFAULT_GAIN = {"imufusion": 2.0, "complementary": 1.0, "start": 2.0}
 
@@ -208,8 +210,8 @@ def stride_tilt_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, stance:
         q = np.zeros((len(i0), 4))
         q[:, 0] = 1.0
         for t in range(dq.shape[1]):                 # strides in parallel, samples in order
-            q = _qmul(q, dq[:, t])
-        return _rotate_inv(q, g0) - g1               # gravity carried to the next mid-stance vs measured
+            q = rot.mul(q, dq[:, t])
+        return rot.rotate(rot.conj(q), g0) - g1               # gravity carried to the next mid-stance vs measured
 
     b = np.array([0.0, 0.0, z_dps])
     use = np.ones(len(i0), dtype=bool)
@@ -221,19 +223,6 @@ def stride_tilt_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, stance:
         jac = np.stack([((residual(b + 0.5 * np.eye(3)[k]) - r0) / 0.5)[use].ravel() for k in range(2)], axis=1)
         b[:2] += np.linalg.lstsq(jac, -r0[use].ravel(), rcond=None)[0]
     return b[:2]
-
-
-def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product of (..., 4) wxyz quaternions."""
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=-1)
-
-
-def _rotate_inv(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Rotate (..., 3) vectors by the inverse of unit quaternions q: Rᵀ v."""
-    return np.einsum("...ji,...j->...i", quat_to_matrix(q), v)
 
 
 def first_still(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, hold_s: float = 0.05) -> int | None:
@@ -283,11 +272,12 @@ def has_imufusion() -> bool:
 
 def estimate_orientation(acc: np.ndarray, gyro_dps: np.ndarray, rate: float,
                          backend: str = "auto", gain: float | None = None,
-                         info: dict | None = None) -> tuple[np.ndarray, str]:
+                         info: dict | None = None, tilt_offset: str = "median") -> tuple[np.ndarray, str]:
     """Per-sample orientation quaternions (n, 4) wxyz, insole → earth (Z up, start yaw 0).
 
     ``acc`` in g (gravity included), ``gyro_dps`` in deg/s, both (n, 3) at the
     native ``rate``; NaNs must have been filled. Returns (quats, backend used).
+    ``tilt_offset``: how :func:`gyro_bias` finds the x/y offset without a still moment.
     """
     acc = np.asarray(acc, dtype=np.float64)
     gyro_dps = np.asarray(gyro_dps, dtype=np.float64)
@@ -298,7 +288,7 @@ def estimate_orientation(acc: np.ndarray, gyro_dps: np.ndarray, rate: float,
         # tilt better than Fusion, whose acceleration rejection accepts swing-phase
         # accelerations (docs/models.md, "Orientation filter"); Fusion stays selectable.
         backend = "complementary"
-    gyro_dps = gyro_dps - gyro_bias(acc, gyro_dps, rate, info)
+    gyro_dps = gyro_dps - gyro_bias(acc, gyro_dps, rate, info, tilt_offset)
     if gain is None:                 # best rest-entry tilt error on real Moticon files (docs/models.md)
         gain = DEFAULT_GAIN[backend]
     q0 = _start_orientation(acc, gyro_dps, rate, DEFAULT_GAIN["start"])

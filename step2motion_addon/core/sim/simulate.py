@@ -43,8 +43,12 @@ SIDES = ("left", "right")
 _FOOT = {"left": ("LeftFoot", "LeftToeBase"), "right": ("RightFoot", "RightToeBase")}
 
 
-def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
-    """Simulate both insoles for a canonical motion. Returns a Take at ``params.rate``."""
+def simulate_insoles(motion: Motion, params: SimParams | None = None, truth: dict | None = None) -> Take:
+    """Simulate both insoles for a canonical motion. Returns a Take at ``params.rate``.
+
+    ``truth``, when given, receives per side ``"up"``: earth Z in that IMU's own frame, (n, 3),
+    mirrored on the left like its readings; what an orientation filter's ``earth_up`` should give.
+    """
     p = params or SimParams()
     jumps = root_jumps(motion)
     if jumps.size:
@@ -165,7 +169,9 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None) -> Take:
         force, cop = insole.force_and_cop(pressure, size, min_force=insole.COP_MIN_FORCE_N)
         side_events = _events(force, time, side)
         events += side_events
-        acc, gyro = _imu(f, p, rng, side, dt, side_events, sigma_kin)
+        acc, gyro, up = _imu(f, p, rng, side, dt, side_events, sigma_kin)
+        if truth is not None:
+            truth[side] = {"up": up}
         take_feet[side] = FootStream(side, time, pressure.astype(np.float32), acc, gyro,
                                      force.astype(np.float32), cop.astype(np.float32))
     events.sort(key=lambda e: (e.time, e.side))
@@ -196,8 +202,8 @@ def _events(force: np.ndarray, time: np.ndarray, side: str) -> list:
 
 
 def _imu(f: dict, p: SimParams, rng: np.random.Generator, side: str, dt: float, events: list,
-         sigma_kin: float) -> tuple[np.ndarray, np.ndarray]:
-    """Accelerometer (g) and gyro (deg/s) in the insole frame of one foot."""
+         sigma_kin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accelerometer (g), gyro (deg/s) and the true earth up in the insole frame of one foot."""
     geo = f["geo"]
     mirror = -1.0 if side == "left" else 1.0
     drop = rot.from_axis_angle(np.array([0.0, 1, 0]), np.array(np.radians(p.shoe_drop_deg)))
@@ -239,8 +245,10 @@ def _imu(f: dict, p: SimParams, rng: np.random.Generator, side: str, dt: float, 
     gyro += p.noise * (1.5 * rng.standard_normal(3) + 0.8 * rng.standard_normal(gyro.shape))
     acc = kin.gaussian_smooth(acc, 0.7)
     gyro = kin.gaussian_smooth(gyro, 0.7)
+    up = rot.rotate(rot.conj(q), np.array([0.0, 0.0, 1.0]))
     if side == "left":            # mirrored insole: Y is medial (the wearer's right)
         acc[:, 1] *= -1.0
+        up[:, 1] *= -1.0
         gyro[:, 0] *= -1.0
         gyro[:, 2] *= -1.0
-    return acc.astype(np.float32), gyro.astype(np.float32)
+    return acc.astype(np.float32), gyro.astype(np.float32), up
