@@ -85,7 +85,7 @@ def _cache_key(data_dir: Path, split: str, rate: float, limit) -> str:
         h.update(hashlib.sha1(shard.read_bytes()).digest())
     for mod in ("features.py", "ahrs.py", "inference/pose.py"):     # the code that makes the clips
         h.update((ROOT / "step2motion_addon" / "core" / mod).read_bytes())
-    h.update(f"{split}|{rate}|{limit}|{ahrs_backend()}".encode())
+    h.update(f"{split}|{rate}|{limit}|{json.dumps(FEATURES, sort_keys=True)}".encode())
     return h.hexdigest()[:16]
 
 
@@ -125,9 +125,10 @@ def sources(data_dir) -> list[dict]:
     return sorted(out.values(), key=lambda d: d["name"])
 
 
-def ahrs_backend() -> str:
-    """The orientation filter extract_features uses here (recorded with the run: the runtime must match)."""
-    return "complementary"
+# How training makes its features (features.json of each run; the exported set's metadata,
+# so the runtime makes the same): the gated complementary filter, and the x/y gyro offset
+# from the strides (ahrs.stride_tilt_bias; the median tilted walks 20-55 deg, session 16).
+FEATURES = {"ahrs_backend": "complementary", "tilt_offset": "strides"}
 
 
 def mean_offsets(clips: list[dict]) -> np.ndarray:

@@ -141,7 +141,7 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     temperature = sampling_temperature(models, samples, temperature)
     source = take
     if drop:
-        source = drop_streams(extract_features(take, rate=models.rate), drop)
+        source = drop_streams(extract_features(take, **models.feature_options()), drop)
     # ``samples`` > 1: the mean of that many hypotheses (seeds seed, seed + 1, …), as the add-on bakes it.
     recs = [reconstruct(source, models, seed=seed + k, calls=calls, pose_model=pose_model, guidance=guidance,
                         estimate_pressure=drop is None, heading=heading_source, translation=translation,
@@ -208,7 +208,7 @@ def pressure_metrics(take, models, stance_bw: float = 0.05) -> dict:
     """
     from step2motion_addon.core.features import extract_features, stream_slices
     from step2motion_addon.core.inference.sampler import regress_take
-    feats = extract_features(take, rate=models.rate)
+    feats = extract_features(take, **models.feature_options())
     cond = models.features_norm.apply(feats.values)
     est_n = regress_take(lambda x: models.run("pressure", imu=x), cond[:, models.imu_columns],
                          models.window, models.offline_hop)

@@ -112,7 +112,7 @@ def parity(kind: str, model: torch.nn.Module, path: Path, window: int, seed: int
 
 
 def metadata(cfg: dict, normalisers: dict, offsets: np.ndarray, files: dict, sources: list[dict],
-             metrics: dict, parity_err: dict, ahrs_backend: str) -> dict:
+             metrics: dict, parity_err: dict, ahrs_backend: str, tilt_offset: str = "median") -> dict:
     d = cfg["diffusion"]
     alphas = M.cosine_alphas_cumprod(d["steps"])
     return {
@@ -124,7 +124,8 @@ def metadata(cfg: dict, normalisers: dict, offsets: np.ndarray, files: dict, sou
         "features": {"names": feature_names(), "streams": [[n, w] for n, w in STREAMS],
                      "imu_columns": stream_columns(IMU_STREAMS).tolist(),
                      "pressure_columns": stream_columns(PRESSURE_STREAMS).tolist(),
-                     "ahrs_backend": ahrs_backend, "normaliser": normalisers["features"].to_dict()},
+                     "ahrs_backend": ahrs_backend, "tilt_offset": tilt_offset,
+                     "normaliser": normalisers["features"].to_dict()},
         "pose": {"dim": POSE_DIM, "token_groups": [[n, idx] for n, idx in TOKEN_GROUPS],
                  "tokens": cfg["models"].get("pose", {}).get("tokens", "frame"),
                  "normaliser": normalisers["pose"].to_dict()},
@@ -147,7 +148,8 @@ def metadata(cfg: dict, normalisers: dict, offsets: np.ndarray, files: dict, sou
 
 def export_models(models: dict, cfg: dict, normalisers: dict, out: Path, offsets: np.ndarray,
                   sources: list[dict] | None = None, metrics: dict | None = None,
-                  ahrs_backend: str = "imufusion", check: bool = True, int8: bool = False) -> dict:
+                  ahrs_backend: str = "imufusion", check: bool = True, int8: bool = False,
+                  tilt_offset: str = "median") -> dict:
     """Export in-memory models ({kind: module}) and write the metadata JSON; returns it.
 
     The pose model becomes two files (``pose_cond.onnx`` and ``pose.onnx``).
@@ -161,7 +163,7 @@ def export_models(models: dict, cfg: dict, normalisers: dict, out: Path, offsets
             files[part] = export_onnx(part, model, path, cfg["window"], int8=int8)
             if check:
                 errs[part] = parity(part, model, path, cfg["window"])
-    meta = metadata(cfg, normalisers, offsets, files, sources or [], metrics or {}, errs, ahrs_backend)
+    meta = metadata(cfg, normalisers, offsets, files, sources or [], metrics or {}, errs, ahrs_backend, tilt_offset)
     (out / METADATA_NAME).write_text(json.dumps(meta, indent=1))
     return meta
 
@@ -210,9 +212,10 @@ def main(argv=None) -> int:
     offsets_path = Path(args.offsets) if args.offsets else run / "offsets.json"
     offsets = np.array(json.loads(offsets_path.read_text())) if offsets_path.exists() else np.zeros((22, 3))
     feats_path = run / "features.json"
-    backend = json.loads(feats_path.read_text())["ahrs_backend"] if feats_path.exists() else "imufusion"
-    meta = export_models(models, cfg, norms, Path(args.out), offsets, sources, metrics, ahrs_backend=backend,
-                         int8=args.int8)
+    feats = json.loads(feats_path.read_text()) if feats_path.exists() else {"ahrs_backend": "imufusion"}
+    meta = export_models(models, cfg, norms, Path(args.out), offsets, sources, metrics,
+                         ahrs_backend=feats["ahrs_backend"], int8=args.int8,
+                         tilt_offset=feats.get("tilt_offset", "median"))
     # Which set this is and whether it may be used commercially follows from its training data:
     # anything trained on a non-commercial source inherits that restriction.
     set_file = Path(args.out) / "model_set.json"

@@ -41,7 +41,9 @@ FT_LR = 3e-4          # a tenth-ish of the from-scratch rate: adapt, do not over
 def real_clips(paths, rate: float) -> list[dict]:
     """Features of real recordings (the same extractor as simulated clips and the runtime)."""
     from step2motion_addon.core.formats import load_take
-    return [{"features": extract_features(load_take(p), rate=rate).values.astype(np.float32), "source": str(p)}
+
+    from .data import FEATURES
+    return [{"features": extract_features(load_take(p), rate=rate, **FEATURES).values.astype(np.float32), "source": str(p)}
             for p in paths]
 
 

@@ -41,7 +41,8 @@ KINDS = ("pose", "root", "pressure", "transformer", "mlp")
 # -- data -------------------------------------------------------------------------------
 def clip_from_take_and_motion(take, motion, rate: float = 30.0, source: str = "") -> dict:
     """Features of a (simulated) take and targets of its motion, on the same model-rate frames."""
-    feats = extract_features(take, rate=rate)
+    from .data import FEATURES
+    feats = extract_features(take, rate=rate, **FEATURES)
     mot = motion.resampled(rate)
     n = min(feats.frames, mot.frames)
     return {"features": feats.values[:n], "pose": pose_from_motion(mot)[:n], "root": root_from_motion(mot)[:n],
@@ -417,7 +418,7 @@ def main(argv=None) -> int:
             raise SystemExit(f"{args.data}: no training clips in the manifest")
         (out / "sources.json").write_text(json.dumps(data.sources(args.data), indent=1))
         (out / "offsets.json").write_text(json.dumps(data.mean_offsets(tr_clips).round(6).tolist()))
-        (out / "features.json").write_text(json.dumps({"ahrs_backend": data.ahrs_backend()}))
+        (out / "features.json").write_text(json.dumps(data.FEATURES))
     if args.graft:
         graft(args.graft, cfg, out / f"ckpt_{args.model}.pt", args.trunk_from)
     train(args.model, cfg, out, tr_clips, va_clips, resume=args.resume or bool(args.graft),

@@ -81,6 +81,7 @@ class Features:
     foot_yaw: np.ndarray = field(default=None)   # (T, 2) rad, each insole's heading from start
     foot_track: np.ndarray = field(default=None)  # (T, 2, 2) m, each insole's dead-reckoned path; NaN: none
     gyro_bias_source: dict = field(default_factory=dict)  # side -> "still" | "stance" | "none" (ahrs.gyro_bias)
+    tilt_offset: str = "median"      # ahrs.gyro_bias's x/y offset without a still moment: "median" | "strides"
 
     @property
     def frames(self) -> int:
@@ -154,8 +155,13 @@ def _resample_column(time: np.ndarray, column: np.ndarray, grid: np.ndarray, nat
 
 
 def extract_features(take: Take, rate: float = MODEL_RATE, body_mass_kg: float | None = None,
-                     ahrs_backend: str = "auto") -> Features:
-    """Model-rate condition frames of a take. See the module docstring for the layout."""
+                     ahrs_backend: str = "auto", tilt_offset: str = "median") -> Features:
+    """Model-rate condition frames of a take. See the module docstring for the layout.
+
+    ``ahrs_backend`` and ``tilt_offset`` pick the orientation filter and its gyro-offset
+    estimate (:func:`.ahrs.estimate_orientation`); a model set names the ones it was
+    trained on (:meth:`.inference.model_set.ModelSet.feature_options`).
+    """
     if not take.feet:
         raise ValueError("take has no foot streams")
     start, end = take.start, take.end
@@ -183,17 +189,18 @@ def extract_features(take: Take, rate: float = MODEL_RATE, body_mass_kg: float |
         if foot is None or len(foot) < 2:
             continue
         backend = _foot_features(foot, side, si, grid, rate, body_mass_kg * GRAVITY, take.meta.insole_size,
-                                 ahrs_backend, values, mask, foot_yaw, foot_track, bias_sources)
+                                 ahrs_backend, values, mask, foot_yaw, foot_track, bias_sources, tilt_offset)
         used_backend = backend or used_backend
     return Features(time=grid - start, values=values, stream_mask=mask, rate=rate,
                     body_mass_kg=float(body_mass_kg), body_mass_source=source,
                     ahrs_backend=used_backend, foot_yaw=foot_yaw, foot_track=foot_track,
-                    gyro_bias_source=bias_sources)
+                    gyro_bias_source=bias_sources, tilt_offset=tilt_offset)
 
 
 def _foot_features(foot: FootStream, side: str, si: int, grid: np.ndarray, rate: float, weight: float,
                    insole_size, ahrs_backend: str, values: np.ndarray, mask: np.ndarray,
-                   foot_yaw: np.ndarray, foot_track: np.ndarray, bias_sources: dict) -> str | None:
+                   foot_yaw: np.ndarray, foot_track: np.ndarray, bias_sources: dict,
+                   tilt_offset: str = "median") -> str | None:
     """One foot's streams into ``values`` / ``mask`` / ``foot_yaw`` / ``foot_track``; the AHRS backend used, if any.
 
     Column by column at the native rate, so an hour at 100 Hz holds a few (n,) columns
@@ -231,7 +238,7 @@ def _foot_features(foot: FootStream, side: str, si: int, grid: np.ndarray, rate:
     acc = _fill(t, foot.acc, foot.valid)
     gyro = _fill(t, foot.gyro, foot.valid)
     info: dict = {}
-    q, backend = ahrs.estimate_orientation(acc, gyro, native, ahrs_backend, info=info)
+    q, backend = ahrs.estimate_orientation(acc, gyro, native, ahrs_backend, info=info, tilt_offset=tilt_offset)
     bias_sources[side] = info.get("bias_source", "none")
     imu = sl[f"{side}_imu"].start
     for c in range(3):

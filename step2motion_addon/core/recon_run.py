@@ -197,7 +197,6 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
     set's for one hypothesis; several are drawn at 1 when the set's is 0 (deterministic),
     since identical hypotheses would have no spread to show.
     """
-    from .ahrs import has_imufusion
     from .features import extract_features
     from .inference import reconstruct
     from .inference.reconstruct import mean_reconstruction
@@ -206,10 +205,7 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
     temp = sampling_temperature(models, samples, temperature)
     t0 = time.perf_counter()
     chk = check_take(take, models.window / models.rate)
-    # The model's own orientation filter when available (as reconstruct() chooses it).
-    trained = models.meta["features"].get("ahrs_backend")
-    backend = trained if trained == "complementary" or (trained == "imufusion" and has_imufusion()) else "auto"
-    feats = _masked(extract_features(take, rate=models.rate, ahrs_backend=backend), chk.dead_streams)
+    feats = _masked(extract_features(take, **models.feature_options()), chk.dead_streams)   # the model's filter
     t_feat = time.perf_counter()
     recs = []
     for k in range(samples):

@@ -56,3 +56,41 @@ def test_a_take_that_never_stands_still_is_told_its_heading_may_turn(tiny_model_
     assert not any("never stood still" in w for w in reconstruct(standing, models).info["warnings"])
     told = [w for w in reconstruct(walking, models).info["warnings"] if "never stood still" in w]
     assert len(told) == 1 and "left and right insole" in told[0] and "standing still" in told[0]
+
+
+def test_the_model_sets_gyro_tilt_offset_reaches_its_features(tiny_model_set, tmp_path):
+    """A set trained on stride tilt offsets gets them at run time; older sets keep the median."""
+    import json
+    import shutil
+
+    from step2motion_addon.core import ahrs
+    from step2motion_addon.core.features import extract_features, stream_slices
+    from step2motion_addon.core.inference import ModelSet, reconstruct
+    from step2motion_addon.core.synthetic import STAND_S, synthetic_walk
+    from step2motion_addon.core.take import Take
+    standing = synthetic_walk(duration=12.0, seed=2)
+    walking = Take({side: f.select((f.time > f.time[0] + STAND_S + 0.5) & (f.time < f.time[-1] - STAND_S - 0.5))
+                    for side, f in standing.feet.items()}, standing.meta)
+    up = stream_slices()["left_imu"].start + 6
+    median, strides = (extract_features(walking, tilt_offset=t) for t in ("median", "strides"))
+    assert (median.tilt_offset, strides.tilt_offset) == ("median", "strides")
+    assert np.abs(median.values[:, up:up + 3] - strides.values[:, up:up + 3]).max() > 0.01
+    with pytest.raises(ValueError, match="tilt_offset"):
+        extract_features(walking, tilt_offset="mean")
+
+    old = ModelSet(tiny_model_set[0], intra_op_threads=1)
+    assert old.meta["features"]["tilt_offset"] == "median" and old.feature_options()["tilt_offset"] == "median"
+    new_dir = tmp_path / "strides_set"
+    shutil.copytree(tiny_model_set[0], new_dir)
+    meta = json.loads((new_dir / "model_set.json").read_text())
+    meta["features"]["tilt_offset"] = "strides"
+    del meta["features"]["ahrs_backend"]              # and a set that names no filter gets the default one
+    (new_dir / "model_set.json").write_text(json.dumps(meta))
+    new = ModelSet(new_dir, intra_op_threads=1)
+    assert new.feature_options() == {"rate": 30.0, "ahrs_backend": "auto", "tilt_offset": "strides"}
+    got = reconstruct(walking, new).info
+    assert got["tilt_offset"] == "strides" and got["ahrs_backend"] == ahrs.estimate_orientation(
+        np.tile([0.0, 0.0, 1.0], (10, 1)), np.zeros((10, 3)), 100.0)[1]
+    told = [w for w in reconstruct(median, new).info["warnings"] if "tilt offset" in w]
+    assert told == ["gyro tilt offset from the median differs from the model's (strides)"]
+    assert not [w for w in reconstruct(median, old).info["warnings"] if "tilt offset" in w]

@@ -71,6 +71,18 @@ class ModelSet:
             raise TakeError("model set has only half of the pose model", str(path),
                             expected="pose.onnx and pose_cond.onnx")
 
+    def feature_options(self) -> dict:
+        """``extract_features`` keywords that reproduce the features this set was trained on.
+
+        Its own orientation filter where this machine has it; sets exported before the
+        gyro offset was a choice were trained on the mid-stance median.
+        """
+        from ..ahrs import has_imufusion
+        trained = self.meta["features"].get("ahrs_backend")
+        backend = trained if trained == "complementary" or (trained == "imufusion" and has_imufusion()) else "auto"
+        return {"rate": self.rate, "ahrs_backend": backend,
+                "tilt_offset": self.meta["features"].get("tilt_offset", "median")}
+
     def has(self, kind: str) -> bool:
         return kind in self.sessions
 

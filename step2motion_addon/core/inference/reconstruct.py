@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ahrs import has_imufusion
 from ..features import STREAMS, Features, extract_features, stream_columns, stream_slices
 from .heading import heading_changes
 from .model_set import ModelSet
@@ -88,9 +87,8 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     """
     t0 = time.perf_counter()
     trained = models.meta["features"].get("ahrs_backend")
-    backend = trained if trained == "complementary" or (trained == "imufusion" and has_imufusion()) else "auto"
     feats = take_or_features if isinstance(take_or_features, Features) else \
-        extract_features(take_or_features, rate=models.rate, ahrs_backend=backend)   # the model's own filter
+        extract_features(take_or_features, **models.feature_options())   # the model's own filter
     if abs(feats.rate - models.rate) > 1e-6:
         raise ValueError(f"features at {feats.rate} Hz, model set expects {models.rate} Hz")
     cond = models.features_norm.apply(feats.values)
@@ -177,6 +175,9 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                         f"sampled here with {calls} calls: expect lower accuracy")
     if trained and feats.ahrs_backend not in ("none", trained):
         warnings.append(f"orientation filter {feats.ahrs_backend} differs from the model's {trained}")
+    tilt = models.feature_options()["tilt_offset"]
+    if feats.tilt_offset != tilt and "stance" in feats.gyro_bias_source.values():    # only then does it matter
+        warnings.append(f"gyro tilt offset from the {feats.tilt_offset} differs from the model's ({tilt})")
     unsteady = [side for side, src in feats.gyro_bias_source.items() if src != "still"]
     if unsteady:
         # Without a still moment the gyro's offset is only estimated from mid-stance; on simulated
@@ -189,7 +190,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                 estimated_streams=estimated, pose_model=pose_model, heading_source=heading or "none",
                 translation_source=translation,
                 body_mass_kg=feats.body_mass_kg, body_mass_source=feats.body_mass_source,
-                ahrs_backend=feats.ahrs_backend,
+                ahrs_backend=feats.ahrs_backend, tilt_offset=feats.tilt_offset,
                 seconds={"features": t_feat - t0, "pose": t_pose - t_feat, "root": t_end - t_pose,
                          "total": t_end - t0},
                 realtime_factor=(feats.frames / models.rate) / max(t_end - t0, 1e-9))
