@@ -193,6 +193,8 @@ def lofo(run: Path, cfg: dict, norms: dict, state: dict, real_paths: list, sim: 
 def save_finetuned(run: Path, model: torch.nn.Module, out: Path, info: dict) -> Path:
     """A copy of the run with the fine-tuned pressure checkpoint (``training.export --run out`` ships it)."""
     copy_run(run, out)
+    from .data import FEATURES
+    (out / "features.json").write_text(json.dumps(FEATURES))     # what its real and simulated windows were made with
     torch.save({"model": model.state_dict(), "step": info["steps"], "history": json.dumps(info["history"])},
                out / "ckpt_pressure.pt")
     mpath = run / "metrics_pressure.json"

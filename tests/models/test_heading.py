@@ -94,3 +94,22 @@ def test_the_model_sets_gyro_tilt_offset_reaches_its_features(tiny_model_set, tm
     told = [w for w in reconstruct(median, new).info["warnings"] if "tilt offset" in w]
     assert told == ["gyro tilt offset from the median differs from the model's (strides)"]
     assert not [w for w in reconstruct(median, old).info["warnings"] if "tilt offset" in w]
+
+
+def test_each_shipped_set_reads_the_tilt_offset_it_was_trained_on():
+    """The demo take never stands still: the best set (trained on stride offsets) gets them, the CMU set the median."""
+    from pathlib import Path
+
+    from step2motion_addon.core.formats import load_take
+    from step2motion_addon.core.inference import ModelSet
+    from step2motion_addon.core.recon_run import run_reconstruction
+    root = Path(__file__).resolve().parents[2]
+    sets = {name: root / "models" / name for name in ("step2motion-best", "step2motion-cmu")}
+    if not all((d / "model_set.json").is_file() for d in sets.values()):
+        pytest.skip("shipped model sets not present")
+    take = load_take(root / "step2motion_addon" / "samples" / "demo_walk.s2m")
+    got = {}
+    for name, d in sets.items():
+        rec = run_reconstruction(take, ModelSet(d, intra_op_threads=1)).recs[0]
+        got[name] = (rec.info["tilt_offset"], [w for w in rec.info["warnings"] if "tilt offset" in w])
+    assert got == {"step2motion-best": ("strides", []), "step2motion-cmu": ("median", [])}
