@@ -4,9 +4,10 @@
 For every clip of a shard split: the mean of the two feet's heading (what the
 runtime integrates with ``root_heading: "feet"``) against the true heading of
 the hips, both from the start of the clip; prints the mean absolute final
-error of runs (run, dash), walks (walk*) and the rest.
+error of runs (run, dash), walks (walk*) and the rest. Features as training makes
+them (``training.data.FEATURES``), or with ``--tilt-offset`` the other way.
 
-    .venv/bin/python tools/heading_error.py --data shards --split test
+    .venv/bin/python tools/heading_error.py --data shards --split test [--tilt-offset median]
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default="shards")
     ap.add_argument("--split", default="test")
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--tilt-offset", choices=("median", "strides"), default=data.FEATURES["tilt_offset"])
     args = ap.parse_args(argv)
+    options = dict(data.FEATURES, tilt_offset=args.tilt_offset)
     errors: dict[str, list[float]] = {}
     for take, motion, entry in data.iter_clips(Path(args.data), args.split, args.limit):
-        feats = extract_features(take, rate=30.0)
+        feats = extract_features(take, rate=30.0, **options)
         truth = motion.resampled(30.0)
         n = min(feats.frames, truth.frames)
         psi = np.unwrap(heading(rot.normalize(truth.rotations[:n, 0])))
