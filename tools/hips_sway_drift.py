@@ -42,8 +42,8 @@ def main(argv: list[str]) -> int:
         feats = extract_features(take, **models.feature_options())
         r = reconstruct(feats, models, seed=0)
         cond = models.features_norm.apply(feats.values)
-        root = models.root_norm.invert(regress_take(lambda x: models.run("root", imu=x), cond[:, models.imu_columns],
-                                                    models.window, models.offline_hop))
+        root = models.root_norm.invert(regress_take(lambda x: models.run("root", imu=x),
+                                                    cond[:, models.imu_columns], models.window, models.offline_hop))
         root[0] = 0
         mpsi = np.cumsum(root[:, 2])                  # the root model's own heading, hips sway included
         n = min(r.frames, m.frames)

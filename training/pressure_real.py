@@ -43,8 +43,8 @@ def real_clips(paths, rate: float) -> list[dict]:
     from step2motion_addon.core.formats import load_take
 
     from .data import FEATURES
-    return [{"features": extract_features(load_take(p), rate=rate, **FEATURES).values.astype(np.float32), "source": str(p)}
-            for p in paths]
+    return [{"features": extract_features(load_take(p), rate=rate, **FEATURES).values.astype(np.float32),
+             "source": str(p)} for p in paths]
 
 
 class FeatureWindows:

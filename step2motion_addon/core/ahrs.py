@@ -131,9 +131,11 @@ def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, info: dict | N
     rockers: up to 10 dps, one direction) as offset and tilts the estimate by 20–55°
     over an 18 s walk with ideal sensors; "strides" (:func:`stride_tilt_bias`) asks
     that the foot come back to the tilt gravity shows at each mid-stance and lands
-    near the true offset. The shipped models were trained on "median" features, so it
-    stays the default until they are retrained (docs/models.md, session 16).
+    near the true offset. "median" stays the default for callers that name no model
+    set; a set names the one it was trained on (``features.tilt_offset``; docs/models.md).
     """
+    if tilt_offset not in ("median", "strides"):
+        raise ValueError(f"tilt_offset must be 'median' or 'strides', not {tilt_offset!r}")
     def found(source: str, bias: np.ndarray) -> np.ndarray:
         if info is not None:
             info["bias_source"] = source
@@ -159,8 +161,6 @@ def gyro_bias(acc: np.ndarray, gyro_dps: np.ndarray, rate: float, info: dict | N
         median = np.median(gyro_dps[stance], axis=0)
         if tilt_offset == "median":
             return found("stance", median)
-        if tilt_offset != "strides":
-            raise ValueError(f"tilt_offset must be 'median' or 'strides', not {tilt_offset!r}")
         xy = stride_tilt_bias(acc, gyro_dps, rate, stance, float(median[2]))
         return found("stance", np.array([*(xy if xy is not None else (0.0, 0.0)), median[2]]))
     return found("none", np.zeros(3))

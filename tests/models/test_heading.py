@@ -39,16 +39,21 @@ def test_one_insole_without_imu_and_none():
         heading_changes("compass", model, feet, np.array([True, True]), 30.0)
 
 
+def _standing_and_walking():
+    """A synthetic walk that stands at both ends, and the same walk with only the walking in between."""
+    from step2motion_addon.core.synthetic import STAND_S, synthetic_walk
+    from step2motion_addon.core.take import Take
+    standing = synthetic_walk(duration=12.0, seed=2)
+    walking = Take({side: f.select((f.time > f.time[0] + STAND_S + 0.5) & (f.time < f.time[-1] - STAND_S - 0.5))
+                    for side, f in standing.feet.items()}, standing.meta)
+    return standing, walking
+
+
 def test_a_take_that_never_stands_still_is_told_its_heading_may_turn(tiny_model_set):
     """The gyro offset pins the heading only from a still moment; without one the user is told why paths curve."""
     from step2motion_addon.core.features import extract_features
     from step2motion_addon.core.inference import ModelSet, reconstruct
-    from step2motion_addon.core.synthetic import STAND_S, synthetic_walk
-    from step2motion_addon.core.take import Take
-    standing = synthetic_walk(duration=12.0, seed=2)
-    # The synthetic walk stands at both ends: keep only the walking in between.
-    walking = Take({side: f.select((f.time > f.time[0] + STAND_S + 0.5) & (f.time < f.time[-1] - STAND_S - 0.5))
-                    for side, f in standing.feet.items()}, standing.meta)
+    standing, walking = _standing_and_walking()
     assert extract_features(standing).gyro_bias_source == {"left": "still", "right": "still"}
     sources = extract_features(walking).gyro_bias_source
     assert set(sources) == {"left", "right"} and "still" not in sources.values()
@@ -66,17 +71,14 @@ def test_the_model_sets_gyro_tilt_offset_reaches_its_features(tiny_model_set, tm
     from step2motion_addon.core import ahrs
     from step2motion_addon.core.features import extract_features, stream_slices
     from step2motion_addon.core.inference import ModelSet, reconstruct
-    from step2motion_addon.core.synthetic import STAND_S, synthetic_walk
-    from step2motion_addon.core.take import Take
-    standing = synthetic_walk(duration=12.0, seed=2)
-    walking = Take({side: f.select((f.time > f.time[0] + STAND_S + 0.5) & (f.time < f.time[-1] - STAND_S - 0.5))
-                    for side, f in standing.feet.items()}, standing.meta)
+    standing, walking = _standing_and_walking()
     up = stream_slices()["left_imu"].start + 6
     median, strides = (extract_features(walking, tilt_offset=t) for t in ("median", "strides"))
     assert (median.tilt_offset, strides.tilt_offset) == ("median", "strides")
     assert np.abs(median.values[:, up:up + 3] - strides.values[:, up:up + 3]).max() > 0.01
-    with pytest.raises(ValueError, match="tilt_offset"):
-        extract_features(walking, tilt_offset="mean")
+    for take in (walking, standing):             # a wrong name is an error whether or not it would be used
+        with pytest.raises(ValueError, match="tilt_offset"):
+            extract_features(take, tilt_offset="mean")
 
     old = ModelSet(tiny_model_set[0], intra_op_threads=1)
     assert old.meta["features"]["tilt_offset"] == "median" and old.feature_options()["tilt_offset"] == "median"

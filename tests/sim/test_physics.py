@@ -187,7 +187,7 @@ def test_roll_and_pitch_offsets_are_not_read_from_a_rocking_planted_foot():
                   & (np.linalg.norm(gyro, axis=1) < ahrs.STANCE_GYRO_DPS))
         median = np.median(gyro[stance], axis=0)
         assert np.abs(median[:2] - bias[:2]).max() > 3.0, (side, median)        # what the median reads
-        assert np.array_equal(ahrs.gyro_bias(acc, gyro, 100.0), median)         # the default, for now
+        assert np.array_equal(ahrs.gyro_bias(acc, gyro, 100.0), median)         # the default without a set
         # The right foot of this walk has few quiet mid-stances a stride apart: its estimate stays near
         # zero (no worse than not estimating); never the median's several dps in the wrong direction.
         assert np.abs(est[:2] - bias[:2]).max() <= np.abs(bias[:2]).max() + 0.1, (side, est)

@@ -87,8 +87,9 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     """
     t0 = time.perf_counter()
     trained = models.meta["features"].get("ahrs_backend")
+    options = models.feature_options()
     feats = take_or_features if isinstance(take_or_features, Features) else \
-        extract_features(take_or_features, **models.feature_options())   # the model's own filter
+        extract_features(take_or_features, **options)   # the model's own filter
     if abs(feats.rate - models.rate) > 1e-6:
         raise ValueError(f"features at {feats.rate} Hz, model set expects {models.rate} Hz")
     cond = models.features_norm.apply(feats.values)
@@ -175,7 +176,7 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                         f"sampled here with {calls} calls: expect lower accuracy")
     if trained and feats.ahrs_backend not in ("none", trained):
         warnings.append(f"orientation filter {feats.ahrs_backend} differs from the model's {trained}")
-    tilt = models.feature_options()["tilt_offset"]
+    tilt = options["tilt_offset"]
     if feats.tilt_offset != tilt and "stance" in feats.gyro_bias_source.values():    # only then does it matter
         warnings.append(f"gyro tilt offset from the {feats.tilt_offset} differs from the model's ({tilt})")
     unsteady = [side for side, src in feats.gyro_bias_source.items() if src != "still"]
