@@ -127,7 +127,7 @@ def drop_streams(features, which: str):
 def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None, pose_model: str = "pose",
                   drop: str | None = None, heading_source: str | None = None,
                   translation: str | None = None, samples: int = 1, guidance: float | None = None,
-                  skip: int = 0, temperature: float | None = None) -> dict:
+                  skip: int = 0, temperature: float | None = None, mirror: bool | None = None) -> dict:
     """Metrics of one clip: pose (heading-free, root at the origin, on the clip's own skeleton) and root.
 
     ``skip``: frames at the start left out of the pose metrics (a still start added for
@@ -145,7 +145,7 @@ def evaluate_clip(take, motion, models, seed: int = 0, calls: int | None = None,
     # ``samples`` > 1: the mean of that many hypotheses (seeds seed, seed + 1, …), as the add-on bakes it.
     recs = [reconstruct(source, models, seed=seed + k, calls=calls, pose_model=pose_model, guidance=guidance,
                         estimate_pressure=drop is None, heading=heading_source, translation=translation,
-                        temperature=temperature)
+                        temperature=temperature, mirror=mirror)
             for k in range(max(1, samples) if pose_model == "pose" else 1)]
     r = mean_reconstruction(recs)
     m = motion.resampled(r.rate)
@@ -331,6 +331,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--temperature", type=float,
                     help="sampler noise temperature (default: the model set's; 0 = deterministic)")
+    ap.add_argument("--mirror", action=argparse.BooleanOptionalAction,
+                    help="average each take's estimate with its mirror image's (default: the model set's)")
     ap.add_argument("--pose-model", default="pose", choices=("pose", "mlp", "transformer"),
                     help="the diffusion model or a baseline regressor of the same model set")
     ap.add_argument("--drop", choices=("pressure", "imu"), help="ablation: these sensor streams absent")
@@ -363,7 +365,7 @@ def main(argv=None) -> int:
         clips = data.iter_clips(args.data, args.split, args.limit)
     per_clip = [dict(evaluate_clip(take, motion, models, args.seed, args.calls, args.pose_model, args.drop,
                                    args.heading, args.translation, args.samples, args.guidance,
-                                   e.get("still_frames", 0), args.temperature),
+                                   e.get("still_frames", 0), args.temperature, args.mirror),
                      clip=e["clip"], category=e.get("category", "all"))
                 for take, motion, e in clips]
     if not per_clip:
@@ -378,7 +380,8 @@ def main(argv=None) -> int:
                guidance=(args.guidance if args.guidance is not None else models.meta["sampler"].get("guidance", 1.0))
                if args.pose_model == "pose" else None,
                temperature=sampling_temperature(models, args.samples, args.temperature)
-               if args.pose_model == "pose" else None)
+               if args.pose_model == "pose" else None,
+               mirror_average=models.mirror_average if args.mirror is None else args.mirror)
     _print(res)
     if args.out:
         Path(args.out).write_text(json.dumps({"pooled": res, "categories": by_category(per_clip),

@@ -189,6 +189,8 @@ def main(argv=None) -> int:
     ap.add_argument("--offsets", help="JSON (22×3) rest offsets of the output skeleton; default: the run's")
     ap.add_argument("--int8", action="store_true", help="dynamic int8 weights (see docs/models.md for the cost)")
     ap.add_argument("--name", help="model set name shown to users (default: the output folder's name)")
+    ap.add_argument("--mirror-average", action="store_true",
+                    help="the runtime averages each take's pose with its mirror image's (twice the pose model's time)")
     ap.add_argument("--temperature", type=float, default=1.0,
                     help="the sampler's default noise temperature (0 = one deterministic estimate per take)")
     ap.add_argument("--root-heading", default="model", choices=("model", "feet", "fused"),
@@ -224,6 +226,7 @@ def main(argv=None) -> int:
     info["root_heading"] = args.root_heading
     info["root_translation"] = args.root_translation
     info["sampler"]["temperature"] = args.temperature
+    info["mirror_average"] = args.mirror_average
     info["sampler"]["train_timesteps"] = cfg.get("diffusion", {}).get("train_timesteps", "uniform")
     restricted = [s["name"] for s in sources if "non-commercial" in s.get("licence", "").lower()]
     info["use"] = (f"non-commercial only (trained on {', '.join(restricted)})" if restricted

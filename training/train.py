@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from step2motion_addon.core.features import (FEATURE_DIM, IMU_STREAMS, PRESSURE_STREAMS, STREAMS, Normaliser,
-                                             extract_features, stream_columns)
-from step2motion_addon.core.inference.pose import pose_from_motion, root_from_motion
+                                             extract_features, mirror_values, stream_columns)
+from step2motion_addon.core.inference.pose import mirror_pose, mirror_root, pose_from_motion, root_from_motion
 from step2motion_addon.core.inference.sampler import ddim_timesteps
 from step2motion_addon.core.motion.skeleton import CANONICAL_PARENTS
 
@@ -47,6 +47,19 @@ def clip_from_take_and_motion(take, motion, rate: float = 30.0, source: str = ""
     n = min(feats.frames, mot.frames)
     return {"features": feats.values[:n], "pose": pose_from_motion(mot)[:n], "root": root_from_motion(mot)[:n],
             "offsets": mot.offsets.astype(np.float32), "source": source or str(mot.meta.get("source", ""))}
+
+
+def mirrored_clip(clip: dict) -> dict:
+    """The clip's mirror image (left ↔ right): insoles, pose, root steps and skeleton.
+
+    Exact for simulated and real insoles alike (``features.mirror_values``), so it
+    doubles the motions seen in training and leaves no left/right bias to learn.
+    """
+    from step2motion_addon.core.motion.skeleton import MIRROR_INDEX
+    offsets = np.asarray(clip["offsets"])[list(MIRROR_INDEX)] * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+    return {"features": mirror_values(clip["features"]), "pose": mirror_pose(clip["pose"]),
+            "root": mirror_root(clip["root"]), "offsets": offsets.astype(np.float32),
+            "source": f"{clip['source']} (mirrored)"}
 
 
 def synthetic_clips(n: int, frames: int = 160, seed: int = 0) -> list[dict]:
@@ -392,6 +405,8 @@ def main(argv=None) -> int:
     ap.add_argument("--trunk-from", metavar="CKPT",
                     help="with --graft: an MLP baseline checkpoint whose network becomes the pose model's trunk "
                          "(a config with models.pose.trunk)")
+    ap.add_argument("--mirror", action="store_true",
+                    help="add every training clip's mirror image (train.mirror in the config)")
     ap.add_argument("--lr", type=float, help="override train.lr (e.g. a gentler rate to continue a checkpoint)")
     args = ap.parse_args(argv)
     if args.graft and args.model != "pose":
@@ -401,6 +416,8 @@ def main(argv=None) -> int:
         ap.error("--trunk-from grafts a trunk onto a pose checkpoint: use it with --graft")
     if args.lr is not None:
         cfg["train"]["lr"] = args.lr
+    if args.mirror:
+        cfg["train"]["mirror"] = True
     if args.ablate:
         if args.model != "pose":
             ap.error("--ablate trains the pose model without some streams: use it with --model pose")
@@ -413,6 +430,8 @@ def main(argv=None) -> int:
     else:
         from . import data
         tr_clips = dataset_clips(args.data, "train", cfg["rate"], args.limit, args.cache)
+        if cfg["train"].get("mirror"):
+            tr_clips = tr_clips + [mirrored_clip(c) for c in tr_clips]
         va_clips = dataset_clips(args.data, "val", cfg["rate"], args.limit, args.cache)
         if not tr_clips:
             raise SystemExit(f"{args.data}: no training clips in the manifest")

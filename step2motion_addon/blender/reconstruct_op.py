@@ -305,6 +305,7 @@ def bake_reconstruction(context, take, result, arm, name: str, take_root_ob=None
     action["s2m_hypotheses"] = len(result.recs)
     action["s2m_seed"] = int(rec.info.get("seed", 0))
     action["s2m_temperature"] = float(rec.info.get("temperature", 1.0))
+    action["s2m_mirror_average"] = bool(rec.info.get("mirror_average", False))
     action["s2m_baked"] = "mean" if result.mean is not None else "first"
     action["s2m_pressure_estimated"] = ",".join(result.estimated_sides)
     if len(result.recs) > 1:

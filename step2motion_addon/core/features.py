@@ -59,6 +59,22 @@ def stream_columns(names) -> np.ndarray:
     return np.concatenate([np.arange(sl[n].start, sl[n].stop) for n in names])
 
 
+def mirror_values(values: np.ndarray) -> np.ndarray:
+    """Features of the wearer's mirror image (left ↔ right): the two feet's columns swapped.
+
+    Exact, because the left insole's frame is the right's mirror image (+Y medial on
+    both feet, its yaw and roll rates negated by the device): the left insole of a
+    motion reads what the right one reads in that motion's mirror image. Works on
+    (…, FEATURE_DIM) values in physical units and on (…, 8) stream masks alike.
+    """
+    values = np.asarray(values)
+    half = values.shape[-1] // 2
+    if values.shape[-1] not in (FEATURE_DIM, len(STREAMS)):
+        raise ValueError(f"expected {FEATURE_DIM} feature columns or {len(STREAMS)} streams, "
+                         f"not {values.shape[-1]}")
+    return np.concatenate([values[..., half:], values[..., :half]], axis=-1)
+
+
 def feature_names() -> list[str]:
     names = []
     for side in SIDES:

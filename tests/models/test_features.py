@@ -120,3 +120,31 @@ def test_real_moticon_gravity_at_rest(moticon_files):
                 continue
             ang = np.degrees(np.arccos(np.clip((up[still] * acc[still]).sum(1) / an[still], -1, 1)))
             assert np.median(ang) < 3.0, (path.name, side)
+
+
+def test_mirror_image_reads_as_the_feet_swapped(shared_data):
+    """features.mirror_values / pose.mirror_pose / mirror_root equal simulating and reading the mirrored motion."""
+    from step2motion_addon.core.features import extract_features, mirror_values
+    from step2motion_addon.core.inference.pose import mirror_pose, mirror_root, pose_from_motion, root_from_motion
+    from step2motion_addon.core.motion.bvh import load_bvh
+    from step2motion_addon.core.motion.retarget import motion_from_bvh
+    from step2motion_addon.core.sim import SimParams, simulate_insoles
+    motion = motion_from_bvh(load_bvh(shared_data / "mocap" / "bandai" / "dataset-2_walk-turn-left_normal_001.bvh.gz"))
+    params = SimParams(body_mass_kg=70.0, insole_size=5, noise=0.0, pressure_gain_spread=0.0)
+    a = extract_features(simulate_insoles(motion, params), tilt_offset="strides")
+    b = extract_features(simulate_insoles(motion.mirrored(), params), tilt_offset="strides")
+    n = min(a.frames, b.frames)
+    scale = np.abs(a.values[:n]).max(axis=0) + 1e-6
+    assert (np.abs(mirror_values(a.values[:n]) - b.values[:n]) / scale).max() < 1e-3
+    assert np.array_equal(mirror_values(a.stream_mask), b.stream_mask)
+    assert np.abs(a.foot_yaw[:n, ::-1] + b.foot_yaw[:n]).max() < 1e-3      # a left turn becomes a right turn
+    # Not trivially equal: the feet of one take differ, and the take turns.
+    assert (np.abs(a.values[:n] - b.values[:n]) / scale).max() > 0.3
+    assert abs(a.foot_yaw[n - 1].mean()) > 1.0
+    m = motion.resampled(30.0)
+    assert np.abs(mirror_pose(pose_from_motion(m)) - pose_from_motion(m.mirrored())).max() < 1e-5
+    assert np.abs(mirror_root(root_from_motion(m)) - root_from_motion(m.mirrored())).max() < 1e-6
+    pose = pose_from_motion(m)
+    assert np.array_equal(mirror_pose(mirror_pose(pose)), pose)
+    with pytest.raises(ValueError, match="57"):
+        mirror_values(np.zeros((3, 57)))

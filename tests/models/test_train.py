@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -177,3 +178,23 @@ def test_a_config_names_its_base_and_overrides_only_its_own_keys(tmp_path):
     (tmp_path / "b.json").write_text(json.dumps({"base": "cpu.json", "train": {"lr": 0.5}}))
     (tmp_path / "cpu.json").write_text(json.dumps({"seed": 1, "train": {"lr": 1.0, "batch": 4}}))
     assert train.load_config(tmp_path / "b.json") == {"seed": 1, "train": {"lr": 0.5, "batch": 4}}
+
+
+def test_mirrored_clip_moves_the_skeleton_into_its_mirror_image():
+    from step2motion_addon.core.inference.pose import pose_to_rotations
+    from step2motion_addon.core.motion.skeleton import MIRROR_INDEX, Motion
+    clip = train.synthetic_clips(1, seed=3)[0]
+    mir = train.mirrored_clip(clip)
+    n = len(clip["pose"])
+
+    def joints(c):
+        return Motion(30.0, c["offsets"], pose_to_rotations(c["pose"], np.zeros(n)), np.zeros((n, 3))).fk()
+
+    want = joints(clip)[:, list(MIRROR_INDEX)] * np.array([-1.0, 1.0, 1.0])
+    assert np.abs(joints(mir) - want).max() < 1e-5
+    assert np.abs(joints(mir) - joints(clip)).max() > 0.05               # the synthetic pose is not symmetric
+    assert np.allclose(mir["root"][:, 0], -clip["root"][:, 0]) and np.allclose(mir["root"][:, 1], clip["root"][:, 1])
+    twice = train.mirrored_clip(mir)
+    for key in ("features", "pose", "root", "offsets"):
+        assert np.array_equal(twice[key], clip[key]), key
+    assert mir["source"].endswith("(mirrored)")

@@ -50,6 +50,9 @@ class ModelSet:
             self.temperature = check_temperature(self.meta["sampler"].get("temperature", 1.0))
         except ValueError as exc:
             raise TakeError(f"sampler {exc}", str(path)) from None
+        self.mirror_average = self.meta.get("mirror_average", False)   # reconstruct(mirror=)'s default
+        if not isinstance(self.mirror_average, bool):
+            raise TakeError(f"mirror_average must be true or false, not {self.mirror_average!r}", str(path))
         self.features_norm = Normaliser.from_dict(self.meta["features"]["normaliser"])
         self.pose_norm = Normaliser.from_dict(self.meta["pose"]["normaliser"])
         self.root_norm = Normaliser.from_dict(self.meta["root"]["normaliser"])

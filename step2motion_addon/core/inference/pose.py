@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..motion.skeleton import CANONICAL_JOINTS, CANONICAL_PARENTS, JOINT_INDEX, Motion
+from ..motion.skeleton import CANONICAL_JOINTS, CANONICAL_PARENTS, JOINT_INDEX, MIRROR_INDEX, Motion
 from ..motion import rotations as rot
 
 N_JOINTS = len(CANONICAL_JOINTS)
@@ -108,6 +108,30 @@ def root_from_motion(motion: Motion) -> np.ndarray:
     return out.astype(np.float32)
 
 
+# Reflecting x → −x turns a rotation R into M R M (M = diag(−1, 1, 1)): its first column
+# keeps x and negates y, z; its second negates x (the 6-D layout of ``matrix_to_6d``).
+_MIRROR_6D = np.array([1.0, -1.0, -1.0, -1.0, 1.0, 1.0])
+
+
+def mirror_pose(pose: np.ndarray) -> np.ndarray:
+    """(T, POSE_DIM) pose vectors (physical units) of the mirror image: ``Motion.mirrored`` in pose space.
+
+    Left and right joints and contacts swap, every rotation is reflected through
+    the body's sagittal plane; the root height is unchanged.
+    """
+    pose = np.asarray(pose)
+    rot6 = pose[..., :ROT_DIM].reshape(*pose.shape[:-1], N_JOINTS, 6)[..., list(MIRROR_INDEX), :] * _MIRROR_6D
+    out = pose.copy()
+    out[..., :ROT_DIM] = rot6.reshape(*pose.shape[:-1], ROT_DIM)
+    out[..., list(CONTACT_COLS)] = pose[..., list(CONTACT_COLS[::-1])]
+    return out
+
+
+def mirror_root(root: np.ndarray) -> np.ndarray:
+    """(T, ROOT_DIM) root steps of the mirror image: sideways steps and turns change sign."""
+    return np.asarray(root) * np.array([-1.0, 1.0, -1.0], dtype=np.asarray(root).dtype)
+
+
 def integrate_root(root: np.ndarray, start_xy=(0.0, 0.0), start_heading: float = 0.0):
     """Root displacements (T, 3) → ground positions (T, 2) and heading (T,)."""
     root = np.asarray(root, dtype=np.float64)
@@ -145,5 +169,5 @@ def pose_to_rotations(pose: np.ndarray, psi: np.ndarray, chunk: int = 8192) -> n
     return out
 
 
-__all__ = ["POSE_DIM", "ROOT_DIM", "TOKEN_GROUPS", "CANONICAL_PARENTS", "pose_from_motion",
-           "root_from_motion", "integrate_root", "pose_to_rotations", "sixd_to_matrix", "matrix_to_6d"]
+__all__ = ["POSE_DIM", "ROOT_DIM", "TOKEN_GROUPS", "CANONICAL_PARENTS", "pose_from_motion", "root_from_motion",
+           "integrate_root", "pose_to_rotations", "sixd_to_matrix", "matrix_to_6d", "mirror_pose", "mirror_root"]

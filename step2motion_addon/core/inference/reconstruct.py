@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..features import STREAMS, Features, extract_features, stream_columns, stream_slices
+from ..features import STREAMS, Features, extract_features, mirror_values, stream_columns, stream_slices
 from .heading import heading_changes
 from .model_set import ModelSet
 from .odometry import TRANSLATION_SOURCES, foot_angles, fused_translation, standing, strides_translation
-from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, pose_to_rotations
+from .pose import CONTACT_COLS, HEIGHT_COL, integrate_root, mirror_pose, pose_to_rotations
 from .sampler import (check_temperature, cosine_alphas_cumprod, ddim_timesteps, regress_take, sample_take,
                       window_starts)
 
@@ -67,7 +67,8 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
                 mode: str = "batched", max_batch: int = 32, progress=None, cancel=None,
                 calls: int | None = None, pose_model: str = "pose",
                 estimate_pressure: bool = True, heading: str | None = None,
-                translation: str | None = None, temperature: float | None = None) -> Reconstruction:
+                translation: str | None = None, temperature: float | None = None,
+                mirror: bool | None = None) -> Reconstruction:
     """Reconstruct the wearer's motion from a take (or its precomputed :class:`Features`).
 
     ``progress(done, total)`` is called after every denoiser step; ``cancel`` is a
@@ -83,7 +84,9 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     steps alone (``"model"``) or averaged with the planted feet's (``"fused"``, see
     :mod:`.odometry`); default: the model set's ``root_translation``. ``temperature``: of the
     sampler's starting noise (see :func:`~.sampler.sample_take`); default: the model set's
-    ``sampler.temperature`` (1 when it names none).
+    ``sampler.temperature`` (1 when it names none). ``mirror``: also reconstruct the take's
+    mirror image (feet swapped) and average it, mirrored back, with the direct estimate (twice
+    the pose model's time); default: the model set's ``mirror_average`` (off when it names none).
     """
     t0 = time.perf_counter()
     trained = models.meta["features"].get("ahrs_backend")
@@ -119,20 +122,37 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
         sampler["alphas_cumprod"] = [float(ab[t]) for t in sampler["timesteps"]]
     g = sampler.get("guidance", 1.0) if guidance is None else guidance
     temp = models.temperature if temperature is None else check_temperature(temperature)
-    if pose_model == "pose":
-        pose_n, sinfo = sample_take(lambda x, t, mem: models.run("pose", x_t=x, t=t, memory=mem),
-                                    lambda c, m: models.run("pose_cond", cond=c, cond_mask=m),
-                                    cond, mask, models.window, models.hop, sampler["timesteps"],
-                                    sampler["alphas_cumprod"], models.pose_norm.mean.shape[0], seed=seed,
-                                    guidance=g, mode=mode, max_batch=max_batch, progress=progress,
-                                    cancel=cancel, offline_hop=models.offline_hop, temperature=temp)
-    elif models.has(pose_model) and pose_model in ("mlp", "transformer"):
-        pose_n = regress_take(lambda x: models.run(pose_model, cond=x), cond, models.window, models.offline_hop)
-        sinfo = {"windows": len(window_starts(feats.frames, models.window, models.offline_hop)),
-                 "hop": models.offline_hop, "denoiser_calls": 0, "encoder_calls": 0}
-    else:
+    if not (pose_model == "pose" or (models.has(pose_model) and pose_model in ("mlp", "transformer"))):
         raise ValueError(f"model set has no pose model {pose_model!r}")
-    pose = models.pose_norm.invert(pose_n)
+    mirror = models.mirror_average if mirror is None else bool(mirror)
+    passes = 2 if mirror else 1
+
+    def pose_pass(c, m, k):
+        """Physical pose vectors from one condition; pass ``k`` of ``passes`` for the progress bar."""
+        if pose_model != "pose":
+            out = regress_take(lambda x: models.run(pose_model, cond=x), c, models.window, models.offline_hop)
+            return models.pose_norm.invert(out), {
+                "windows": len(window_starts(feats.frames, models.window, models.offline_hop)),
+                "hop": models.offline_hop, "denoiser_calls": 0, "encoder_calls": 0}
+        step = None if progress is None else (lambda done, total: progress(k * total + done, passes * total))
+        out, info = sample_take(lambda x, t, mem: models.run("pose", x_t=x, t=t, memory=mem),
+                                lambda cc, mm: models.run("pose_cond", cond=cc, cond_mask=mm),
+                                c, m, models.window, models.hop, sampler["timesteps"],
+                                sampler["alphas_cumprod"], models.pose_norm.mean.shape[0], seed=seed,
+                                guidance=g, mode=mode, max_batch=max_batch, progress=step,
+                                cancel=cancel, offline_hop=models.offline_hop, temperature=temp)
+        return models.pose_norm.invert(out), info
+
+    pose, sinfo = pose_pass(cond, mask, 0)
+    if mirror:
+        # The mirror image's estimate, mirrored back, averaged with the direct one: the
+        # models' left/right biases cancel and two estimates average (docs/models.md).
+        mirrored = models.features_norm.apply(mirror_values(models.features_norm.invert(cond)))
+        pose_m, info_m = pose_pass(mirrored, mirror_values(mask), 1)
+        pose = 0.5 * (pose + mirror_pose(pose_m))
+        sinfo = dict(sinfo, **{k: sinfo[k] + info_m[k] for k in ("denoiser_calls", "encoder_calls")
+                               if k in sinfo and k in info_m})
+    sinfo["mirror_average"] = mirror
     t_pose = time.perf_counter()
     if models.has("root") and imu_ok:
         root = models.root_norm.invert(regress_take(lambda x: models.run("root", imu=x),

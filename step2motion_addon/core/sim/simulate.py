@@ -47,7 +47,9 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None, truth: dic
     """Simulate both insoles for a canonical motion. Returns a Take at ``params.rate``.
 
     ``truth``, when given, receives per side ``"up"``: earth Z in that IMU's own frame, (n, 3),
-    mirrored on the left like its readings; what an orientation filter's ``earth_up`` should give.
+    mirrored on the left like its readings; what an orientation filter's ``earth_up`` should give;
+    and ``"q"``: the IMU's true orientation in the world (n, 4), unmirrored (its heading is the
+    insole's, on both feet).
     """
     p = params or SimParams()
     jumps = root_jumps(motion)
@@ -171,7 +173,7 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None, truth: dic
         events += side_events
         acc, gyro, up = _imu(f, p, rng, side, dt, side_events, sigma_kin)
         if truth is not None:
-            truth[side] = {"up": up}
+            truth[side] = {"up": up, "q": f["imu_q"]}
         take_feet[side] = FootStream(side, time, pressure.astype(np.float32), acc, gyro,
                                      force.astype(np.float32), cop.astype(np.float32))
     events.sort(key=lambda e: (e.time, e.side))
@@ -209,6 +211,7 @@ def _imu(f: dict, p: SimParams, rng: np.random.Generator, side: str, dt: float, 
     drop = rot.from_axis_angle(np.array([0.0, 1, 0]), np.array(np.radians(p.shoe_drop_deg)))
     yaw = rot.from_axis_angle(np.array([0.0, 0, 1]), np.array(np.radians(mirror * p.imu_yaw_deg)))
     q = rot.mul(f["sole"], rot.mul(drop, yaw)[None])                      # insole frame in the world
+    f["imu_q"] = q
     point = f["ankle"] + rot.rotate(f["sole"], geo.imu[None])
     acc_world = kin.derivative(kin.derivative(point, dt), dt)
     acc_world = kin.gaussian_smooth(acc_world, 1.0)
