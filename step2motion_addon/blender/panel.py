@@ -121,6 +121,7 @@ class VIEW3D_PT_step2motion_body(bpy.types.Panel):
         row.prop(s, "seed")
         if s.samples > 1:
             sub.prop(s, "average_samples")
+        sub.prop(s, "mirror")
         box.operator("step2motion.reconstruct", icon="PLAY")
         box.operator("step2motion.bake_bvh", icon="IMPORT")
         box.operator("step2motion.simulate_insoles", icon="MOD_PHYSICS")

@@ -30,6 +30,9 @@ def add_arguments(parser) -> None:
                         help="sampler noise, 0..2: 0 = one deterministic estimate (the seed does not matter), "
                              "1 = a sample of the trained distribution (default: the model set's; with "
                              "--samples N > 1 and a set at 0, 1)")
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction,
+                        help="average each pose with the take's mirror image's (twice the pose model's time; "
+                             "default: the model set's)")
     parser.add_argument("--models", help="folder with a trained model set (default: search models/ folders)")
     parser.add_argument("--height", type=float, default=1.75, help="default character height in m (default 1.75)")
     parser.add_argument("--fps", type=float, default=30.0, help="scene frame rate (default 30)")
@@ -71,7 +74,8 @@ def run(args) -> int:
             result, model_dir, info = reconstruct_op.reconstruct_take(take, args.models, args.seed,
                                                                       max(1, args.samples),
                                                                       average=not args.first_sample,
-                                                                      temperature=args.temperature)
+                                                                      temperature=args.temperature,
+                                                                      mirror=args.mirror)
         except Exception as exc:          # noqa: BLE001 - shown as one line, never a traceback
             from ..core.errors import TakeError
             if not isinstance(exc, (TakeError, OSError, ValueError)):

@@ -188,14 +188,16 @@ def sampling_temperature(models, samples: int, temperature: float | None = None)
 
 
 def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=None, cancel=None,
-                       average: bool = True, temperature: float | None = None) -> RunResult:
+                       average: bool = True, temperature: float | None = None,
+                       mirror: bool | None = None) -> RunResult:
     """Check the take, run ``samples`` hypotheses with ``models`` (a ModelSet), measure their spread.
 
     ``average``: with several hypotheses, bake their mean (smoother and closer to the truth,
     see :func:`core.inference.reconstruct.mean_reconstruction`) instead of the first.
     ``temperature`` of the sampler's noise (see ``sampler.sample_take``): default the model
     set's for one hypothesis; several are drawn at 1 when the set's is 0 (deterministic),
-    since identical hypotheses would have no spread to show.
+    since identical hypotheses would have no spread to show. ``mirror``: average each pose
+    with the take's mirror image's (``reconstruct(mirror=)``); default the model set's.
     """
     from .features import extract_features
     from .inference import reconstruct
@@ -212,7 +214,8 @@ def run_reconstruction(take, models, seed: int = 0, samples: int = 1, progress=N
         def prog(done, total, k=k):
             if progress is not None:
                 progress((k + done / max(total, 1)) / samples)
-        recs.append(reconstruct(feats, models, seed=seed + k, progress=prog, cancel=cancel, temperature=temp))
+        recs.append(reconstruct(feats, models, seed=seed + k, progress=prog, cancel=cancel, temperature=temp,
+                                mirror=mirror))
     t_inf = time.perf_counter()
     spread = hypothesis_spread(recs)
     warnings = list(chk.warnings)

@@ -138,7 +138,7 @@ def test_saturated_cells_are_reported(tmp_path):
 
 
 def test_several_hypotheses_report_and_key_their_spread(tmp_path):
-    code, rep = run_cli(tmp_path, synthetic_walk(duration=5.0, seed=10), "--samples", "3")
+    code, rep = run_cli(tmp_path, synthetic_walk(duration=5.0, seed=10), "--samples", "3", "--no-mirror")
     assert code == 0 and rep["samples"] == 3 and rep["baked"] == "mean"
     spread = rep["spread_m"]
     assert set(spread) == set(CANONICAL_JOINTS)
@@ -151,6 +151,7 @@ def test_several_hypotheses_report_and_key_their_spread(tmp_path):
     paths = {fc.data_path for fc in bake.action_fcurves(action)}
     assert 'pose.bones["LeftFoot"]["s2m_spread"]' in paths
     assert action["s2m_hypotheses"] == 3
+    assert not action["s2m_mirror_average"]             # --no-mirror: one pass per hypothesis
     body = next(ob for ob in bpy.data.objects if ob.get("s2m_role") == "character_body")
     colours = np.empty(len(body.data.loops) * 4, np.float32)
     body.data.color_attributes[meshes.COLOR_ATTR].data.foreach_get("color", colours)
@@ -189,6 +190,8 @@ def test_operator_with_three_hypotheses_on_an_imu_only_take(registered, tmp_path
     action = arm.animation_data.nla_tracks[-1].strips[0].action
     assert action["s2m_hypotheses"] == 3 and action["s2m_seed"] == 5 and action["s2m_baked"] == "mean"
     assert action["s2m_temperature"] == 1.0      # hypotheses are drawn, whatever the set's own default
+    mirror = json.loads((model_dir() / "model_set.json").read_text()).get("mirror_average", False)
+    assert bool(action["s2m_mirror_average"]) is mirror       # each averaged with its mirror image if the set says so
     assert action["s2m_pressure_estimated"] == "left,right"
     assert arm.pose.bones["RightFoot"]["s2m_spread"] >= 0.0
     assert "hypothesis spread" in next(c for c in arm.children if c.get("s2m_role") == "character_body")[
