@@ -55,10 +55,9 @@ def mirrored_clip(clip: dict) -> dict:
     Exact for simulated and real insoles alike (``features.mirror_values``), so it
     doubles the motions seen in training and leaves no left/right bias to learn.
     """
-    from step2motion_addon.core.motion.skeleton import MIRROR_INDEX
-    offsets = np.asarray(clip["offsets"])[list(MIRROR_INDEX)] * np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+    from step2motion_addon.core.motion.skeleton import mirror_offsets
     return {"features": mirror_values(clip["features"]), "pose": mirror_pose(clip["pose"]),
-            "root": mirror_root(clip["root"]), "offsets": offsets.astype(np.float32),
+            "root": mirror_root(clip["root"]), "offsets": mirror_offsets(clip["offsets"]).astype(np.float32),
             "source": f"{clip['source']} (mirrored)"}
 
 

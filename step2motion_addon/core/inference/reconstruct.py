@@ -150,8 +150,8 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
         mirrored = models.features_norm.apply(mirror_values(models.features_norm.invert(cond)))
         pose_m, info_m = pose_pass(mirrored, mirror_values(mask), 1)
         pose = 0.5 * (pose + mirror_pose(pose_m))
-        sinfo = dict(sinfo, **{k: sinfo[k] + info_m[k] for k in ("denoiser_calls", "encoder_calls")
-                               if k in sinfo and k in info_m})
+        for k in ("denoiser_calls", "encoder_calls"):
+            sinfo[k] += info_m[k]
     sinfo["mirror_average"] = mirror
     t_pose = time.perf_counter()
     if models.has("root") and imu_ok:

@@ -39,6 +39,12 @@ MIRROR_INDEX = tuple(JOINT_INDEX[n.replace("Left", "#").replace("Right", "Left")
                      for n in CANONICAL_JOINTS)
 
 
+def mirror_offsets(offsets: np.ndarray) -> np.ndarray:
+    """(22, 3) rest offsets of the mirror-image skeleton: left and right swapped, x negated."""
+    offsets = np.asarray(offsets)
+    return offsets[list(MIRROR_INDEX)] * np.array([-1.0, 1.0, 1.0], dtype=offsets.dtype)
+
+
 @dataclass
 class Motion:
     fps: float
@@ -82,7 +88,7 @@ class Motion:
     def mirrored(self) -> "Motion":
         """The motion reflected through the world YZ plane (x → −x), left and right swapped."""
         m = np.array(MIRROR_INDEX)
-        offsets = self.offsets[m] * np.array([-1.0, 1.0, 1.0])
+        offsets = mirror_offsets(self.offsets)
         # Reflecting a rotation through x → −x keeps w and x and negates y, z.
         rots = self.rotations[:, m] * np.array([1.0, 1.0, -1.0, -1.0])
         root = self.root_pos * np.array([-1.0, 1.0, 1.0])

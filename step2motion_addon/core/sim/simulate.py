@@ -171,9 +171,9 @@ def simulate_insoles(motion: Motion, params: SimParams | None = None, truth: dic
         force, cop = insole.force_and_cop(pressure, size, min_force=insole.COP_MIN_FORCE_N)
         side_events = _events(force, time, side)
         events += side_events
-        acc, gyro, up = _imu(f, p, rng, side, dt, side_events, sigma_kin)
+        acc, gyro, up, q_imu = _imu(f, p, rng, side, dt, side_events, sigma_kin)
         if truth is not None:
-            truth[side] = {"up": up, "q": f["imu_q"]}
+            truth[side] = {"up": up, "q": q_imu}
         take_feet[side] = FootStream(side, time, pressure.astype(np.float32), acc, gyro,
                                      force.astype(np.float32), cop.astype(np.float32))
     events.sort(key=lambda e: (e.time, e.side))
@@ -204,14 +204,14 @@ def _events(force: np.ndarray, time: np.ndarray, side: str) -> list:
 
 
 def _imu(f: dict, p: SimParams, rng: np.random.Generator, side: str, dt: float, events: list,
-         sigma_kin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Accelerometer (g), gyro (deg/s) and the true earth up in the insole frame of one foot."""
+         sigma_kin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Accelerometer (g), gyro (deg/s), the true earth up in the insole frame and the IMU's true
+    orientation in the world (unmirrored) of one foot."""
     geo = f["geo"]
     mirror = -1.0 if side == "left" else 1.0
     drop = rot.from_axis_angle(np.array([0.0, 1, 0]), np.array(np.radians(p.shoe_drop_deg)))
     yaw = rot.from_axis_angle(np.array([0.0, 0, 1]), np.array(np.radians(mirror * p.imu_yaw_deg)))
     q = rot.mul(f["sole"], rot.mul(drop, yaw)[None])                      # insole frame in the world
-    f["imu_q"] = q
     point = f["ankle"] + rot.rotate(f["sole"], geo.imu[None])
     acc_world = kin.derivative(kin.derivative(point, dt), dt)
     acc_world = kin.gaussian_smooth(acc_world, 1.0)
@@ -254,4 +254,4 @@ def _imu(f: dict, p: SimParams, rng: np.random.Generator, side: str, dt: float, 
         up[:, 1] *= -1.0
         gyro[:, 0] *= -1.0
         gyro[:, 2] *= -1.0
-    return acc.astype(np.float32), gyro.astype(np.float32), up
+    return acc.astype(np.float32), gyro.astype(np.float32), up, q
