@@ -10,7 +10,8 @@ float32, the ground truth for the reconstruction demo). The CMU walks of
 subject 07 last 2–4 s each, so consecutive clips (each with its floor levelled) are chained where their poses
 match best (the second clip turned and moved to continue the first; its pose
 difference fades out over 0.3 s) into one ≈18 s walk. CMU data may be shipped
-(see samples/README.md). Deterministic: fixed clips, seed and SOURCE_DATE_EPOCH.
+(see samples/README.md). Deterministic: fixed clips, seed and SOURCE_DATE_EPOCH (value for value; the
+last bit of a few floats depends on the CPU's vector maths).
 Without the shared data the script says so and exits 2 (the committed sample stays).
 """
 

@@ -97,4 +97,6 @@ def test_int8_export_is_smaller_and_close(tmp_path, tiny_model_set):
     info = export.export_onnx("pose", built["pose"], path, 100, int8=True)
     assert info["int8"] and path.stat().st_size < (out / "pose.onnx").stat().st_size
     err = export.parity("pose", built["pose"], path, 100)
-    assert 0 < err < 0.5            # quantised: not bit-exact, but the same function
+    # Quantised: not bit-exact, but the same function. Signed int8 weights measured 0.86 here on an AVX2
+    # CPU (u8×s8 products saturate in VPMADDUBSW), 0.02 with unsigned per-channel weights.
+    assert 0 < err < 0.1
