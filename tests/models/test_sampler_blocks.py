@@ -132,3 +132,29 @@ def test_hop_longer_than_window_leaves_gaps_as_before():
         old = reference_sample_take(denoise, encode, cond, MASK, 20, 8, TIMESTEPS, ALPHAS, DIM, seed=2,
                                     max_batch=1, offline_hop=30)
     assert np.array_equal(new, old.astype(np.float32), equal_nan=True)
+
+
+@pytest.mark.parametrize("mode,guidance,batch", [("batched", 1.0, 32), ("batched", 1.5, 6), ("sequential", 1.0, 32)])
+def test_views_of_one_take_equal_separate_runs_in_fewer_calls(mode, guidance, batch):
+    # The mirror average runs the take and its mirror image as two views of one sampler run.
+    cond, other = condition(90, seed=4), condition(90, seed=5)
+    masks = np.stack([MASK, MASK[::-1]])
+    calls = []
+
+    def counted(x, t, mem):
+        calls.append(x.shape[0])
+        return denoise(x, t, mem)
+
+    both, info = sample_take(counted, encode, np.stack([cond, other]), masks, 20, 8, TIMESTEPS, ALPHAS, DIM,
+                             seed=6, mode=mode, guidance=guidance, max_batch=batch, offline_hop=13, noise_block=7)
+    n_both, calls = len(calls), []
+    one = [sample_take(counted, encode, c, m, 20, 8, TIMESTEPS, ALPHAS, DIM, seed=6, mode=mode, guidance=guidance,
+                       max_batch=batch, offline_hop=13)[0] for c, m in ((cond, masks[0]), (other, masks[1]))]
+    assert both.shape == (2, 90, DIM)
+    assert np.array_equal(both[0], one[0]) and np.array_equal(both[1], one[1])
+    guided = 2 if guidance != 1.0 else 1                     # counted as two calls, run as one double batch
+    assert info["denoiser_calls"] == guided * n_both
+    if mode == "batched":
+        assert max(calls) <= guided * batch and n_both < len(calls)   # one call carries both views' windows
+    with pytest.raises(ValueError, match="mask per view"):
+        sample_take(denoise, encode, np.stack([cond, other]), MASK, 20, 8, TIMESTEPS, ALPHAS, DIM)

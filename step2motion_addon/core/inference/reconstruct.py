@@ -125,33 +125,33 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     if not (pose_model == "pose" or (models.has(pose_model) and pose_model in ("mlp", "transformer"))):
         raise ValueError(f"model set has no pose model {pose_model!r}")
     mirror = models.mirror_average if mirror is None else bool(mirror)
-    passes = 2 if mirror else 1
 
-    def pose_pass(c, m, k):
-        """Physical pose vectors from one condition; pass ``k`` of ``passes`` for the progress bar."""
+    def pose_views(c, m):
+        """Physical pose vectors (V, frames, D) of V views of the condition, (V, frames, F) and (V, S)."""
         if pose_model != "pose":
-            out = regress_take(lambda x: models.run(pose_model, cond=x), c, models.window, models.offline_hop)
+            out = np.stack([regress_take(lambda x: models.run(pose_model, cond=x), ci, models.window,
+                                         models.offline_hop) for ci in c])
             return models.pose_norm.invert(out), {
                 "windows": len(window_starts(feats.frames, models.window, models.offline_hop)),
                 "hop": models.offline_hop, "denoiser_calls": 0, "encoder_calls": 0}
-        step = None if progress is None else (lambda done, total: progress(k * total + done, passes * total))
+        # One sampler run for every view: a short take's windows share each denoiser call.
         out, info = sample_take(lambda x, t, mem: models.run("pose", x_t=x, t=t, memory=mem),
                                 lambda cc, mm: models.run("pose_cond", cond=cc, cond_mask=mm),
                                 c, m, models.window, models.hop, sampler["timesteps"],
                                 sampler["alphas_cumprod"], models.pose_norm.mean.shape[0], seed=seed,
-                                guidance=g, mode=mode, max_batch=max_batch, progress=step,
+                                guidance=g, mode=mode, max_batch=max_batch, progress=progress,
                                 cancel=cancel, offline_hop=models.offline_hop, temperature=temp)
         return models.pose_norm.invert(out), info
 
-    pose, sinfo = pose_pass(cond, mask, 0)
     if mirror:
         # The mirror image's estimate, mirrored back, averaged with the direct one: the
         # models' left/right biases cancel and two estimates average (docs/models.md).
         mirrored = models.features_norm.apply(mirror_values(models.features_norm.invert(cond)))
-        pose_m, info_m = pose_pass(mirrored, mirror_values(mask), 1)
-        pose = 0.5 * (pose + mirror_pose(pose_m))
-        for k in ("denoiser_calls", "encoder_calls"):
-            sinfo[k] += info_m[k]
+        poses, sinfo = pose_views(np.stack([cond, mirrored]), np.stack([mask, mirror_values(mask)]))
+        pose = 0.5 * (poses[0] + mirror_pose(poses[1]))
+    else:
+        poses, sinfo = pose_views(cond[None], mask[None])
+        pose = poses[0]
     sinfo["mirror_average"] = mirror
     t_pose = time.perf_counter()
     if models.has("root") and imu_ok:

@@ -213,6 +213,11 @@ def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int
                 temperature: float = 1.0) -> tuple[np.ndarray, dict]:
     """Normalised poses (frames, pose_dim) float32 for a normalised condition sequence (frames, F).
 
+    Several views of one take (``cond`` (V, frames, F), ``mask`` (V, S); e.g. the take and its
+    mirror image) give (V, frames, pose_dim): offline, each call carries every view's windows
+    (``max_batch`` // V windows per view), so a short take pays the per-call cost once, not V
+    times; all views start from the same noise, as V separate calls with one seed would.
+
     ``encode(cond, cond_mask) -> memory`` runs once per window (the sensor
     streams do not change between denoiser calls); ``denoise(x_t, t, memory)``
     runs len(timesteps) times per batch of windows. Offline windows advance by
@@ -224,42 +229,65 @@ def sample_take(denoise, encode, cond: np.ndarray, mask: np.ndarray, window: int
     deterministic estimate, the seed no longer matters), between them less varied samples.
     """
     temperature = np.float32(check_temperature(temperature))
-    frames = cond.shape[0]
+    cond, mask = np.asarray(cond), np.asarray(mask, dtype=np.float32)
+    stacked = cond.ndim == 3
+    if stacked:
+        if mask.shape != (cond.shape[0], mask.shape[-1]):
+            raise ValueError(f"{cond.shape[0]} views of the condition need a mask per view, got {mask.shape}")
+        if mode == "sequential":
+            def view_progress(v):
+                return None if progress is None else (lambda done, total: progress(v * total + done,
+                                                                                   len(cond) * total))
+            outs = [sample_take(denoise, encode, c, m, window, hop, timesteps, alphas, pose_dim, seed, guidance,
+                                mode, max_batch, view_progress(v), cancel, offline_hop, noise_block,
+                                float(temperature))
+                    for v, (c, m) in enumerate(zip(cond, mask))]
+            info = dict(outs[0][1])
+            for k in ("encoder_calls", "denoiser_calls"):
+                info[k] = sum(o[1][k] for o in outs)
+            return np.stack([o[0] for o in outs]), info
+    else:
+        cond, mask = cond[None], mask[None]
+    views, frames = cond.shape[0], cond.shape[1]
     step = hop if mode == "sequential" or offline_hop is None else offline_hop
     starts = window_starts(frames, window, step)
-    padded = pad_to(cond, starts[-1] + window)
-    noise = NoiseRows(seed, padded.shape[0], pose_dim, noise_block)
-    mask = mask.astype(np.float32)
+    padded = [pad_to(c, starts[-1] + window) for c in cond]
+    noise = NoiseRows(seed, padded[0].shape[0], pose_dim, noise_block)
     per_batch = len(timesteps) * (1 if guidance == 1.0 else 2)
 
     def batch(sl):
-        """Condition windows' encoder memories and noise windows of the windows in ``sl``."""
+        """Encoder memories and noise windows of the windows in ``sl``, view after view."""
         first, last = starts[sl.start], starts[sl.stop - 1]
-        cw = gather_windows(padded, starts[sl], window)
-        n = cw.shape[0]
-        mem = encode(cw, np.broadcast_to(mask, (n, mask.shape[-1])))
-        null = encode(cw, np.zeros((n, mask.shape[-1]), np.float32)) if guidance != 1.0 else None
+        cw = np.concatenate([gather_windows(p, starts[sl], window) for p in padded])
+        n = sl.stop - sl.start
+        mem = encode(cw, np.repeat(mask, n, axis=0))
+        null = encode(cw, np.zeros((views * n, mask.shape[-1]), np.float32)) if guidance != 1.0 else None
         rows = noise.take(first, last + window)
         nw = gather_windows(rows, [s - first for s in starts[sl]], window)
-        return mem, null, nw * temperature
+        return mem, null, np.tile(nw * temperature, (views, 1, 1))
 
     if mode == "batched":
-        chunks = [slice(s, min(s + max_batch, len(starts))) for s in range(0, len(starts), max_batch)]
-        stitcher = _Stitcher(starts, window, frames, pose_dim)
+        per_call = max(1, max_batch // views)
+        chunks = [slice(s, min(s + per_call, len(starts))) for s in range(0, len(starts), per_call)]
+        stitchers = [_Stitcher(starts, window, frames, pose_dim) for _ in range(views)]
         total = len(timesteps) * len(chunks)
         for c, sl in enumerate(chunks):
             def prog(k, n, c=c):
                 if progress is not None:
                     progress(c * len(timesteps) + k, total)
             mem, null, nw = batch(sl)
-            out = ddim_windows(denoise, mem, nw, timesteps, alphas, guidance, null, prog, cancel)
-            stitcher.add(sl.start, np.asarray(out, dtype=np.float32))
+            out = np.asarray(ddim_windows(denoise, mem, nw, timesteps, alphas, guidance, null, prog, cancel),
+                             dtype=np.float32)
+            n = sl.stop - sl.start
+            for v, st in enumerate(stitchers):
+                st.add(sl.start, out[v * n:(v + 1) * n])
             del mem, null, nw, out
-        return stitcher.out, {"windows": len(starts), "hop": step, "encoder_calls": len(chunks),
-                              "denoiser_calls": per_batch * len(chunks)}
+        return (np.stack([st.out for st in stitchers]) if stacked else stitchers[0].out), {
+            "windows": len(starts), "hop": step, "encoder_calls": len(chunks),
+            "denoiser_calls": per_batch * len(chunks)}
     if mode != "sequential":
         raise ValueError(f"unknown sampling mode {mode!r}")
-    result = np.zeros((padded.shape[0], pose_dim), dtype=np.float32)
+    result = np.zeros((padded[0].shape[0], pose_dim), dtype=np.float32)
     total = len(starts) * len(timesteps)
     for i, s in enumerate(starts):
         known, kf = None, 0
