@@ -148,3 +148,19 @@ def test_mirror_image_reads_as_the_feet_swapped(shared_data):
     assert np.array_equal(mirror_pose(mirror_pose(pose)), pose)
     with pytest.raises(ValueError, match="57"):
         mirror_values(np.zeros((3, 57)))
+
+
+@pytest.mark.parametrize("samples", [1, 2, 7, 64, 115])
+def test_ordered_product_is_the_samples_multiplied_in_order(samples):
+    # The stride fit's gyro integral, in pairwise rounds instead of sample by sample.
+    from step2motion_addon.core.motion import rotations as rot
+    q = np.random.default_rng(samples).normal(size=(5, samples, 4))
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    seq = np.tile([1.0, 0.0, 0.0, 0.0], (5, 1))
+    for t in range(samples):
+        seq = rot.mul(seq, q[:, t])
+    assert np.abs(ahrs.ordered_product(q) - seq).max() < 1e-12
+    swapped = q.copy()
+    swapped[:, [0, -1]] = q[:, [-1, 0]]
+    if samples > 1:                                    # order matters: not a sum
+        assert np.abs(ahrs.ordered_product(swapped) - seq).max() > 1e-3
