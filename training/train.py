@@ -271,11 +271,12 @@ def train(kind: str, cfg: dict, out: Path, train_clips, val_clips, resume: bool 
     if resume and ckpt.exists():
         state = torch.load(ckpt, weights_only=True, map_location=trainer.dev)
         trainer.model.load_state_dict(state["model"])
-        trainer.opt.load_state_dict(state["opt"])
         step, history = int(state["step"]), json.loads(state["history"])
-        torch.set_rng_state(state["torch_rng"].cpu())
-        trainer.gen.set_state(state["gen_rng"].cpu())
-        sampler.rng.bit_generator.state = json.loads(state["np_rng"])
+        if "opt" in state:          # weights only (training.from_onnx): a fresh optimiser, the seeded draws
+            trainer.opt.load_state_dict(state["opt"])
+            torch.set_rng_state(state["torch_rng"].cpu())
+            trainer.gen.set_state(state["gen_rng"].cpu())
+            sampler.rng.bit_generator.state = json.loads(state["np_rng"])
     total = max_steps if max_steps is not None else tr["max_steps"]
     if cooldown is None:
         cooldown = int(tr.get("cooldown_steps", 0))
