@@ -196,7 +196,7 @@ def main(argv=None) -> int:
     ap.add_argument("--int8", action="store_true", help="dynamic int8 weights (see docs/models.md for the cost)")
     ap.add_argument("--name", help="model set name shown to users (default: the output folder's name)")
     ap.add_argument("--mirror-average", action="store_true",
-                    help="the runtime averages each take's pose with its mirror image's (twice the pose model's time)")
+                    help="the runtime averages each take's pose with its mirror image's (up to twice the pose model's time)")
     ap.add_argument("--temperature", type=float, default=1.0,
                     help="the sampler's default noise temperature (0 = one deterministic estimate per take)")
     ap.add_argument("--root-heading", default="model", choices=("model", "feet", "fused"),

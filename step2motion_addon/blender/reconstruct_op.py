@@ -133,8 +133,8 @@ class STEP2MOTION_ReconSettings(bpy.types.PropertyGroup):
         name="Mirror Average", default="SET",
         items=(("SET", "Model Set", "As the model set says (the shipped set: on)"),
                ("ON", "On", "Also reconstruct the take's mirror image and average it in: better legs (test "
-                            "clips: 3.75 -> 3.65 cm mean joint error), twice the pose model's time"),
-               ("OFF", "Off", "One pass: half the time; arms of runs swing more freely")),
+                            "clips: 3.75 -> 3.65 cm mean joint error), up to twice the pose model's time"),
+               ("OFF", "Off", "One pass: faster (up to half the time); arms of runs swing more freely")),
         description="Average each pose with the pose of the take's mirror image (feet swapped), mirrored back")
     key_storage: bpy.props.EnumProperty(
         name="Key Storage", default="auto",

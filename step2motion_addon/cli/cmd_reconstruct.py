@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
                              "1 = a sample of the trained distribution (default: the model set's; with "
                              "--samples N > 1 and a set at 0, 1)")
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction,
-                        help="average each pose with the take's mirror image's (twice the pose model's time; "
+                        help="average each pose with the take's mirror image's (up to twice the pose model's time; "
                              "default: the model set's)")
     parser.add_argument("--models", help="folder with a trained model set (default: search models/ folders)")
     parser.add_argument("--height", type=float, default=1.75, help="default character height in m (default 1.75)")
