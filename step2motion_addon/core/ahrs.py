@@ -174,7 +174,7 @@ def ordered_product(dq: np.ndarray) -> np.ndarray:
     """(N, 4): dq[:, 0]·dq[:, 1]·…·dq[:, T-1] of (N, T, 4) quaternions, in log2(T) pairwise rounds.
 
     The same product as multiplying the samples in order (to rounding), without a
-    Python loop over every sample of a stride (15× faster on the features of a walk).
+    Python loop over every sample of a stride (the 18 s demo walk's features: 0.39 → 0.10 s).
     """
     dq = np.asarray(dq, dtype=np.float64)
     while dq.shape[1] > 1:
