@@ -62,6 +62,15 @@ def _consumers(graph) -> dict[str, list[tuple[str, int]]]:
     return out
 
 
+def _load(path: Path):
+    try:
+        return onnx.load(str(path))
+    except FileNotFoundError:
+        raise SystemExit(f"{path}: missing (model_set.json names it)") from None
+    except Exception as e:                                  # protobuf's DecodeError and friends
+        raise SystemExit(f"{path}: not a readable ONNX file ({type(e).__name__}: {e})") from None
+
+
 def initializer_map(kind: str, model: torch.nn.Module, window: int) -> dict[tuple, tuple[str, str]]:
     """{(graph, node name, input position): (state_dict key, "same" | "transpose" | "reshape")}.
 
@@ -115,7 +124,7 @@ def recover(kind: str, src: Path, meta: dict) -> tuple[torch.nn.Module, list[str
         path = src / meta["models"][part]["file"]
         if meta["models"][part].get("int8"):
             raise SystemExit(f"{path}: int8 weights cannot be turned back into the trained ones")
-        graph = onnx.load(str(path)).graph
+        graph = _load(path).graph
         values = {i.name: i for i in graph.initializer}
         for name, readers in _consumers(graph).items():
             for node, k in readers:

@@ -88,3 +88,9 @@ def test_bad_sets_are_clear_errors(trunk_set, tmp_path):
     (other / "root.onnx").write_bytes((src / "pressure.onnx").read_bytes())
     with pytest.raises(SystemExit, match="root.onnx: .* not this set's weights"):
         from_onnx.main(["--models", str(other), "--out", str(tmp_path / "run2"), "--kinds", "root"])
+    (other / "root.onnx").write_bytes(b"\x08\x07 not a model")
+    with pytest.raises(SystemExit, match="root.onnx: not a readable ONNX file"):
+        from_onnx.main(["--models", str(other), "--out", str(tmp_path / "run3"), "--kinds", "root"])
+    (other / "root.onnx").unlink()
+    with pytest.raises(SystemExit, match="root.onnx: missing"):
+        from_onnx.main(["--models", str(other), "--out", str(tmp_path / "run4"), "--kinds", "root"])
