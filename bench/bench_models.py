@@ -120,6 +120,7 @@ def end_to_end(cfg: dict, tmp: Path, minutes: float = 2.0, threads: int = 2, mir
     """File → Reconstruction with a randomly initialised default model set; seconds per stage.
 
     ``mirror``: the pose averaged with the take's mirror image's (``reconstruct(mirror=True)``).
+    The model set and each take length's file are written once per ``tmp`` (both deterministic).
     """
     import torch
 
@@ -127,14 +128,16 @@ def end_to_end(cfg: dict, tmp: Path, minutes: float = 2.0, threads: int = 2, mir
     from step2motion_addon.core.inference import ModelSet, reconstruct
     from step2motion_addon.core.synthetic import synthetic_walk
     from training import export, models, train
-    torch.manual_seed(0)
-    clips = train.synthetic_clips(2, seed=0)
-    norms = train.fit_normalisers(clips)
-    built = {k: models.build(k, cfg["models"][k]) for k in ("pose", "root", "pressure")}
     out = tmp / "model_set"
-    export.export_models(built, cfg, norms, out, clips[0]["offsets"], check=False)
-    take_path = tmp / "walk.s2m"
-    save_take(synthetic_walk(duration=60.0 * minutes, seed=3), take_path)
+    if not (out / export.METADATA_NAME).exists():
+        torch.manual_seed(0)
+        clips = train.synthetic_clips(2, seed=0)
+        norms = train.fit_normalisers(clips)
+        built = {k: models.build(k, cfg["models"][k]) for k in ("pose", "root", "pressure")}
+        export.export_models(built, cfg, norms, out, clips[0]["offsets"], check=False)
+    take_path = tmp / f"walk_{60.0 * minutes:g}s.s2m"
+    if not take_path.exists():
+        save_take(synthetic_walk(duration=60.0 * minutes, seed=3), take_path)
     ms = ModelSet(out, intra_op_threads=threads)
     reconstruct(load_take(take_path), ms, mirror=mirror)   # warm-up (first-call allocations)
     t0 = time.perf_counter()

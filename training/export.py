@@ -56,6 +56,11 @@ OUTPUT_NAME = {"pose": "x0", "pose_cond": "memory", "root": "root", "pressure": 
 FRAME_AXIS = {"x_t": 1, "cond": 1, "imu": 1, "memory": 4, "x0": 1, "root": 1, "pressure": 1, "pose": 1}
 
 
+def graph_parts(kind: str) -> tuple[str, ...]:
+    """The ONNX graphs a model kind is exported as: the pose denoiser as its two halves."""
+    return ("pose_cond", "pose") if kind == "pose" else (kind,)
+
+
 def graph_module(kind: str, model: torch.nn.Module) -> torch.nn.Module:
     """The module exported for ``kind``: the pose denoiser is split into its two halves."""
     if kind == "pose":
@@ -164,7 +169,7 @@ def export_models(models: dict, cfg: dict, normalisers: dict, out: Path, offsets
     out.mkdir(parents=True, exist_ok=True)
     files, errs = {}, {}
     for kind, model in models.items():
-        for part in (("pose_cond", "pose") if kind == "pose" else (kind,)):
+        for part in graph_parts(kind):
             path = out / f"{part}.onnx"
             files[part] = export_onnx(part, model, path, cfg["window"], int8=int8)
             if check:
@@ -196,7 +201,8 @@ def main(argv=None) -> int:
     ap.add_argument("--int8", action="store_true", help="dynamic int8 weights (see docs/models.md for the cost)")
     ap.add_argument("--name", help="model set name shown to users (default: the output folder's name)")
     ap.add_argument("--mirror-average", action="store_true",
-                    help="the runtime averages each take's pose with its mirror image's (up to twice the pose model's time)")
+                    help="the runtime averages each take's pose with its mirror image's "
+                         "(up to twice the pose model's time)")
     ap.add_argument("--temperature", type=float, default=1.0,
                     help="the sampler's default noise temperature (0 = one deterministic estimate per take)")
     ap.add_argument("--root-heading", default="model", choices=("model", "feet", "fused"),

@@ -36,10 +36,6 @@ from .train import KINDS, load_config
 PARITY_MAX = 1e-4
 
 
-def parts(kind: str) -> tuple[str, ...]:
-    return ("pose_cond", "pose") if kind == "pose" else (kind,)
-
-
 def _consumers(graph) -> dict[str, list[tuple[str, int]]]:
     """{initializer name: [(node name, input position), …]}: where each initializer is read.
 
@@ -88,7 +84,7 @@ def initializer_map(kind: str, model: torch.nn.Module, window: int) -> dict[tupl
     params = {k: v.numpy() for k, v in model.state_dict().items() if v.dtype.is_floating_point}
     found = {}
     with tempfile.TemporaryDirectory() as d:
-        for part in parts(kind):
+        for part in export.graph_parts(kind):
             path = Path(d) / f"{part}.onnx"
             export.export_onnx(part, model, path, window)
             graph = onnx.load(str(path)).graph
@@ -120,7 +116,7 @@ def recover(kind: str, src: Path, meta: dict) -> tuple[torch.nn.Module, list[str
     model = M.build(kind, meta["config"][kind])
     state = {k: v.clone() for k, v in model.state_dict().items()}
     loaded = set()
-    for part in parts(kind):
+    for part in export.graph_parts(kind):
         path = src / meta["models"][part]["file"]
         if meta["models"][part].get("int8"):
             raise SystemExit(f"{path}: int8 weights cannot be turned back into the trained ones")
@@ -140,7 +136,8 @@ def recover(kind: str, src: Path, meta: dict) -> tuple[torch.nn.Module, list[str
                 loaded.add(key)
     model.load_state_dict(state)
     unused = sorted(k for k, v in state.items() if v.dtype.is_floating_point and k not in loaded)
-    parity = {part: export.parity(part, model, src / meta["models"][part]["file"], window) for part in parts(kind)}
+    parity = {part: export.parity(part, model, src / meta["models"][part]["file"], window)
+              for part in export.graph_parts(kind)}
     bad = {p: e for p, e in parity.items() if not e <= PARITY_MAX}
     if bad:
         raise SystemExit(f"{src}: {kind} recovered but its outputs differ from the ONNX files by "
@@ -174,8 +171,10 @@ def main(argv=None) -> int:
     if not meta_path.exists():
         raise SystemExit(f"{src}: no model_set.json (not a model set folder)")
     meta = json.loads(meta_path.read_text())
-    kinds = args.kinds or [k for k in KINDS if all(p in meta["models"] for p in parts(k))]
-    missing = [k for k in kinds if not all(p in meta["models"] for p in parts(k))]
+    def has(kind):
+        return all(p in meta["models"] for p in export.graph_parts(kind))
+    kinds = args.kinds or [k for k in KINDS if has(k)]
+    missing = [k for k in kinds if not has(k)]
     if missing:
         raise SystemExit(f"{src}: the set has no {', '.join(missing)} model")
     out.mkdir(parents=True, exist_ok=True)

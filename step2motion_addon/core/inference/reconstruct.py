@@ -86,7 +86,8 @@ def reconstruct(take_or_features, models: ModelSet, seed: int = 0, guidance: flo
     sampler's starting noise (see :func:`~.sampler.sample_take`); default: the model set's
     ``sampler.temperature`` (1 when it names none). ``mirror``: also reconstruct the take's
     mirror image (feet swapped) and average it, mirrored back, with the direct estimate (both in
-    one sampler run: up to twice the pose model's time); default: the model set's ``mirror_average`` (off when it names none).
+    one sampler run: up to twice the pose model's time); default: the model set's
+    ``mirror_average`` (off when it names none).
     """
     t0 = time.perf_counter()
     trained = models.meta["features"].get("ahrs_backend")
